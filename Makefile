@@ -1,0 +1,39 @@
+# make demo: set up .venv and run the main job.  make test: set up dev tools and run every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# cpu installs tensorflow-cpu; on a CUDA machine use: make demo TF_EXTRA=gpu
+TF_EXTRA ?= cpu
+# The offline copies beside the checkout (../shared/data) are used when present.
+SHARED_DATA := $(abspath ../shared/data)
+export TFVAE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+DEMO_DATA ?= mnist
+DEMO_OUT ?= demo
+
+.PHONY: demo test install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[$(TF_EXTRA)]'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[$(TF_EXTRA),dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/tfvae data info $(DEMO_DATA)
+	$(BIN)/tfvae noise preview $(DEMO_DATA) --out $(DEMO_OUT)/noise_preview.png --force
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -n 2 -q tests
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) *.egg-info

@@ -1,0 +1,46 @@
+import subprocess
+import sys
+
+import pytest
+
+from fakes import write_mnist_folder
+from tfvae import cli
+
+
+def test_data_info_reports_counts_and_origin(tmp_path, capsys, no_data_env):
+    write_mnist_folder(tmp_path / "mnist", train=40, test=10)
+    args = ["data", "info", "mnist", "--data-dir", str(tmp_path), "--no-download", "--validation-size", "5"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "train: 35 images (28, 28, 1) float32" in out and "validation: 5 images" in out
+    assert "test: 10 images" in out and "train-images-idx3-ubyte.gz" in out
+
+
+def test_noise_preview_writes_a_png_and_never_overwrites(tmp_path, capsys, no_data_env):
+    write_mnist_folder(tmp_path / "mnist")
+    out = tmp_path / "grid.png"
+    args = ["noise", "preview", "mnist", "--data-dir", str(tmp_path), "--validation-size", "8", "--count", "4", "--out", str(out)]
+    assert cli.main(args) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    before = out.stat().st_mtime_ns
+    assert cli.main(args) == 1
+    assert "already exists" in capsys.readouterr().err and out.stat().st_mtime_ns == before
+    assert cli.main(args + ["--force", "--noise", "block:0.5"]) == 0
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tfvae.cli", "noise", "preview", str(tmp_path), "--noise", "gaussian:-1", "--out", str(tmp_path / "x.png")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    lines = [l for l in result.stderr.splitlines() if l.startswith("tfvae: error")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "data" in out and "noise" in out and "tfvae noise preview" in out

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from tfvae.pipeline import make_dataset
+
+
+def epochs(dataset, count=2):
+    """The noisy and clean batches of `count` passes over `dataset`."""
+    return [[(noisy.numpy(), clean.numpy()) for noisy, clean in dataset] for _ in range(count)]
+
+
+def test_batches_are_noisy_clean_pairs(images):
+    dataset = make_dataset(images, "gaussian:0.2", batch_size=10, seed=0, training=True)
+    batches = epochs(dataset, 1)[0]
+    assert len(batches) == 3  # 32 images, partial batch dropped when training
+    for noisy, clean in batches:
+        assert noisy.shape == clean.shape == (10, 16, 16, 1) and noisy.dtype == np.float32
+        assert 0.15 < (noisy - clean).std() < 0.25
+
+
+def test_training_noise_and_order_are_fresh_each_epoch(images):
+    first, second = epochs(make_dataset(images, "gaussian:0.2", batch_size=8, seed=0, training=True))
+    assert not np.array_equal(first[0][1], second[0][1])  # reshuffled
+    noise_1 = np.concatenate([n - c for n, c in first])
+    noise_2 = np.concatenate([n - c for n, c in second])
+    assert abs(np.corrcoef(noise_1.ravel(), noise_2.ravel())[0, 1]) < 0.05
+
+
+def test_training_is_bit_identical_for_one_seed_and_differs_for_another(images):
+    run_1 = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=5, training=True))
+    run_2 = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=5, training=True))
+    other = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=6, training=True))
+    for epoch_1, epoch_2, epoch_other in zip(run_1, run_2, other):
+        for (n1, c1), (n2, c2), (n3, _) in zip(epoch_1, epoch_2, epoch_other):
+            np.testing.assert_array_equal(n1, n2)
+            np.testing.assert_array_equal(c1, c2)
+            assert not np.array_equal(n1, n3)
+
+
+def test_validation_keeps_order_and_noise_fixed(images):
+    first, second = epochs(make_dataset(images, "gaussian:0.3", batch_size=10, seed=0, training=False))
+    assert [len(c) for _, c in first] == [10, 10, 10, 2]  # nothing dropped
+    np.testing.assert_array_equal(np.concatenate([c for _, c in first]), images)
+    for (n1, _), (n2, _) in zip(first, second):
+        np.testing.assert_array_equal(n1, n2)
+
+
+def test_noise_on_a_named_device_equals_host_noise(images):
+    host = epochs(make_dataset(images, "gaussian:0.2", 8, seed=1, training=True, device=None), 1)[0]
+    placed = epochs(make_dataset(images, "gaussian:0.2", 8, seed=1, training=True, device="/cpu:0"), 1)[0]
+    for (n1, c1), (n2, c2) in zip(host, placed):
+        np.testing.assert_array_equal(n1, n2)
+        np.testing.assert_array_equal(c1, c2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"batch_size": 0}, "batch_size=0"), ({"batch_size": 64}, "batch_size=64"), ({"noise": "blur"}, "Unknown noise family")],
+)
+def test_bad_arguments(images, kwargs, message):
+    arguments = {"images": images, "noise": "gaussian", "batch_size": 8, "seed": 0, "training": True, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        make_dataset(**arguments)
+
+
+def test_rejects_uint8_images(images):
+    with pytest.raises(ValueError, match="uint8"):
+        make_dataset((images * 255).astype(np.uint8), "gaussian", 8, 0, True)

@@ -1,0 +1,104 @@
+"""The `tfvae` command line: thin glue over the package's modules.
+
+    tfvae data info mnist                                   # counts, shape, range, origin
+    tfvae data info path/to/cifar-10-batches-bin --split test
+    tfvae noise preview cifar10 --out noise.png             # one row per noise family
+    tfvae noise preview mnist --noise gaussian:0.3 --noise salt_pepper:0.1 --out grid.png
+
+Datasets are found in --data-dir, $TFVAE_DATA_DIR/<name>, /usr/share/datasets/fashion-mnist,
+then TFDS. Errors print one line and exit 1; --debug shows the traceback.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tfvae import data, noise, plots
+
+DEFAULT_PREVIEW_SPECS = [f"{name}" for name in noise.FAMILIES if name != "none"]
+
+
+def _output_file(path, force):
+    """Refuse to overwrite an existing file unless --force; create the parent folder."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} already exists; pass --force to overwrite it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _load(args, split):
+    return data.load(
+        args.source, split, data_dir=args.data_dir, validation_size=args.validation_size, download=not args.no_download
+    )
+
+
+def data_info(args):
+    for split in ("train", "validation", "test"):
+        try:
+            loaded = _load(args, split)
+        except data.DataNotFoundError as error:
+            if split != "test":
+                raise
+            print(f"{split:>10}: not available ({error})")
+            continue
+        images = loaded.images
+        print(
+            f"{split:>10}: {len(images)} images {images.shape[1:]} {images.dtype} "
+            f"range [{images.min():.3f}, {images.max():.3f}] mean {images.mean():.4f} std {images.std():.4f} "
+            f"classes {len(np.unique(loaded.labels))} from {loaded.origin}"
+        )
+
+
+def noise_preview(args):
+    out = _output_file(args.out, args.force)
+    clean = _load(args, "validation").images
+    clean = clean[np.random.default_rng(args.seed).choice(len(clean), args.count, replace=False)]
+    rows = {"clean": clean}
+    for spec in args.noise or DEFAULT_PREVIEW_SPECS:
+        rows[noise.parse_noise(spec).spec] = noise.add_noise(clean, spec, seed=args.seed)
+    plots.save_image_grid(rows, out, title=f"{args.source}: clean vs noisy (seed {args.seed})")
+    print(f"wrote {out}")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="tfvae", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    source = argparse.ArgumentParser(add_help=False)
+    source.add_argument("source", help="mnist | fashion_mnist | cifar10 | a local path | several joined with '+'")
+    source.add_argument("--data-dir", help="folder searched first for <name>/ (also TFDS's data_dir)")
+    source.add_argument("--no-download", action="store_true", help="never let TFDS download")
+    source.add_argument("--validation-size", type=int, default=data.DEFAULT_VALIDATION_SIZE, help="train images held out for validation")
+
+    data_commands = commands.add_parser("data", help="inspect datasets").add_subparsers(dest="action", required=True)
+    data_commands.add_parser("info", parents=[source], help="counts, shape, value range, origin").set_defaults(run=data_info)
+
+    noise_commands = commands.add_parser("noise", help="noise families").add_subparsers(dest="action", required=True)
+    preview = noise_commands.add_parser("preview", parents=[source], help="grid of clean vs noisy images", epilog=noise.SPEC_HELP)
+    preview.add_argument("--noise", action="append", help="a noise spec, repeatable (default: every family)")
+    preview.add_argument("--out", required=True, help="PNG file to write")
+    preview.add_argument("--count", type=int, default=8, help="images per row")
+    preview.add_argument("--seed", type=int, default=0)
+    preview.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    preview.set_defaults(run=noise_preview)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except Exception as error:  # one line for users; --debug for developers
+        if args.debug:
+            raise
+        print(f"tfvae: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

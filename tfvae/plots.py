@@ -1,0 +1,28 @@
+"""Figures people would rather look at than read: labelled grids of images."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+
+def save_image_grid(rows, path, title=None):
+    """Save a grid with one labelled row per `rows` entry ({label: float32 NHWC images in [0, 1]})."""
+    columns = max(len(images) for images in rows.values())
+    figure, axes = plt.subplots(
+        len(rows), columns, figsize=(1.1 * columns + 1.2, 1.1 * len(rows) + 0.4), squeeze=False
+    )
+    for axis_row, (label, images) in zip(axes, rows.items()):
+        for axis, image in zip(axis_row, images):
+            grey = image.shape[-1] == 1
+            axis.imshow(image[..., 0] if grey else image, cmap="gray" if grey else None, vmin=0.0, vmax=1.0)
+        for axis in axis_row:
+            axis.set_xticks([])
+            axis.set_yticks([])
+            axis.spines[:].set_visible(False)
+        axis_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
