@@ -4,18 +4,22 @@
     tfvae data info path/to/cifar-10-batches-bin --split test
     tfvae noise preview cifar10 --out noise.png             # one row per noise family
     tfvae noise preview mnist --noise gaussian:0.3 --noise salt_pepper:0.1 --out grid.png
+    tfvae train --model vae --arch conv-spatial --dataset mnist --noise gaussian:0-0.5 \
+        --epochs 100 --time-budget 600 --seed 0 --out runs/mnist_vae
 
 Datasets are found in --data-dir, $TFVAE_DATA_DIR/<name>, /usr/share/datasets/fashion-mnist,
 then TFDS. Errors print one line and exit 1; --debug shows the traceback.
 """
 
 import argparse
+import dataclasses
 import sys
+import typing
 from pathlib import Path
 
 import numpy as np
 
-from tfvae import data, noise, plots
+from tfvae import data, noise, plots, training
 
 DEFAULT_PREVIEW_SPECS = [f"{name}" for name in noise.FAMILIES if name != "none"]
 
@@ -63,6 +67,23 @@ def noise_preview(args):
     print(f"wrote {out}")
 
 
+def train(args):
+    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
+    config = training.TrainConfig(**{name: value for name, value in vars(args).items() if name in fields})
+    run_dir = training.train(config)
+    print(f"wrote {run_dir}")
+
+
+def add_dataclass_flags(parser, config_class):
+    """One --flag per dataclass field, with the field's type, default and help (defined once)."""
+    for field in dataclasses.fields(config_class):
+        kind = typing.get_type_hints(config_class)[field.name]
+        kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)  # Optional[X] -> X
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"), type=kind, default=field.default, help=f"{field.metadata['help']} (default: {field.default})"
+        )
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfvae", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -85,6 +106,10 @@ def build_parser():
     preview.add_argument("--seed", type=int, default=0)
     preview.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     preview.set_defaults(run=noise_preview)
+
+    train_command = commands.add_parser("train", help="train a model into a run folder", epilog=noise.SPEC_HELP)
+    add_dataclass_flags(train_command, training.TrainConfig)
+    train_command.set_defaults(run=train)
     return parser
 
 

@@ -1,9 +1,11 @@
 """The image contract of the public API: float32, values in [0, 1], shape (N, H, W, C).
 
-Every public boundary calls `check_images`; nothing is cast, clipped or dropped silently.
+Every public boundary calls `check_images` (NumPy) or `check_image_batch` (tensors, inside models);
+nothing is cast, clipped or dropped silently.
 """
 
 import numpy as np
+import tensorflow as tf
 
 VALID_CHANNELS = (1, 3)
 
@@ -46,3 +48,20 @@ def check_images(images, name="images", channels=None, size=None):
         hint = " (looks like [0, 255]: divide by 255)" if high > 1.0 and high <= 255.0 else ""
         raise ValueError(f"Expected {name} with values in [0, 1]. Received: values in [{low:g}, {high:g}]{hint}.")
     return array
+
+
+def check_image_batch(images, image_shape):
+    """Check a (possibly symbolic) batch against the image contract and the model's (H, W, C).
+
+    dtype and shape are checked when the function is traced (ValueError); values in [0, 1] and
+    finite are checked when it runs (tf.errors.InvalidArgumentError). Returns the batch as a tensor.
+    """
+    images = tf.convert_to_tensor(images)
+    if images.dtype != tf.float32:
+        raise ValueError(f"Expected float32 images in [0, 1]. Received: dtype={images.dtype.name}.")
+    if images.shape.rank != 4 or tuple(images.shape[1:]) != tuple(image_shape):
+        raise ValueError(f"Expected images of shape (N, {', '.join(map(str, image_shape))}). Received: shape={tuple(images.shape)}.")
+    tf.debugging.assert_all_finite(images, "Expected finite images. Received: NaN or Inf values.")
+    tf.debugging.assert_greater_equal(tf.reduce_min(images), 0.0, "Expected images in [0, 1]. Received: values below 0.")
+    tf.debugging.assert_less_equal(tf.reduce_max(images), 1.0, "Expected images in [0, 1]. Received: values above 1.")
+    return images

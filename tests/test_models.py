@@ -1,0 +1,172 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvae.models import PCA, VAE, Autoencoder, fit_pca
+from tfvae.models.likelihoods import bernoulli_nll, gaussian_nll
+from tfvae.models.vae import kl_divergence
+
+SMALL = {"mlp": {"width": 32, "latent_dim": 4}, "conv": {"width": 8, "latent_dim": 4}, "conv-spatial": {"width": 8, "latent_dim": 2}}
+
+
+def batch(shape=(6, 16, 16, 1), seed=0):
+    return np.random.default_rng(seed).uniform(0, 1, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("arch", sorted(SMALL))
+@pytest.mark.parametrize("channels", [1, 3])
+def test_vae_shapes(arch, channels):
+    vae = VAE((16, 16, channels), arch=arch, latent_stride=4, **SMALL[arch])
+    x = batch((6, 16, 16, channels))
+    z_mean, z_log_var = vae.encode(x)
+    expected_latent = (6, 4, 4, 2) if arch == "conv-spatial" else (6, 4)
+    assert z_mean.shape == z_log_var.shape == expected_latent
+    assert vae(x).shape == x.shape and vae.decode(z_mean).shape == x.shape
+    samples = np.asarray(vae.sample(5))
+    assert samples.shape == (5, 16, 16, channels) and 0 <= samples.min() and samples.max() <= 1
+
+
+def test_vae_is_deterministic_at_inference_and_stochastic_in_training():
+    vae = VAE((16, 16, 1), arch="conv", seed=0, **SMALL["conv"])
+    x = batch()
+    np.testing.assert_array_equal(vae(x), vae(x))
+    z_mean, z_log_var = vae.encode(x)
+    sampled = [np.asarray(vae.sampling([z_mean, z_log_var], training=True)) for _ in range(2)]
+    assert not np.array_equal(sampled[0], sampled[1]) and not np.array_equal(sampled[0], z_mean)
+
+
+def test_seed_mlp_is_the_seed_network():
+    vae = VAE((28, 28, 1), arch="mlp", width=400, latent_dim=20, likelihood="bernoulli")
+    dense = [layer for layer in vae.encoder.layers + vae.decoder.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [400, 20, 20, 400, 784]
+    assert vae.count_params() == 784 * 400 + 400 + 2 * (400 * 20 + 20) + 20 * 400 + 400 + 400 * 784 + 784 + 1
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        lambda: VAE((16, 16, 1), arch="conv-spatial", likelihood="gaussian-learned", beta=0.5, free_bits=0.1, seed=3, **SMALL["conv-spatial"]),
+        lambda: VAE((16, 16, 3), arch="mlp", likelihood="bernoulli", **SMALL["mlp"]),
+        lambda: Autoencoder((16, 16, 1), arch="conv", **SMALL["conv"]),
+        lambda: fit_pca(batch((40, 16, 16, 1)), n_components=5),
+    ],
+)
+def test_keras_round_trip_gives_identical_outputs(model, tmp_path):
+    model = model()
+    x = batch((6, *model.image_shape))
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert type(restored) is type(model) and restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(restored(x), model(x))
+
+
+def test_kl_matches_closed_form():
+    z_mean = tf.constant([[1.0, 0.0]])
+    z_log_var = tf.constant([[0.0, math.log(2.0)]])
+    expected = [[0.5, 0.5 * (2.0 - 1.0 - math.log(2.0))]]
+    np.testing.assert_allclose(kl_divergence(z_mean, z_log_var), expected, rtol=1e-6)
+    assert float(tf.reduce_sum(kl_divergence(tf.zeros([1, 4]), tf.zeros([1, 4])))) == 0.0
+
+
+def test_likelihoods_match_their_formulas():
+    clean = tf.constant([[[[0.2], [0.9]]]])
+    logits = tf.constant([[[[0.3], [-1.0]]]])
+    mean = 1 / (1 + np.exp(-logits.numpy()))
+    bce = -(clean.numpy() * np.log(mean) + (1 - clean.numpy()) * np.log(1 - mean)).sum()
+    np.testing.assert_allclose(bernoulli_nll(clean, logits, 0.0), [bce], rtol=1e-5)
+    sigma = 0.1
+    nll = (0.5 * ((clean.numpy() - logits.numpy()) / sigma) ** 2 + np.log(sigma) + 0.5 * np.log(2 * np.pi)).sum()
+    np.testing.assert_allclose(gaussian_nll(clean, logits, tf.constant(math.log(sigma))), [nll], rtol=1e-5)
+
+
+def test_train_step_lowers_the_loss_on_a_fixed_batch():
+    keras.utils.set_random_seed(0)
+    vae = VAE((16, 16, 1), arch="conv", seed=0, **SMALL["conv"])
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    clean = np.linspace(0.1, 0.9, 32, dtype=np.float32)[:, None, None, None] * np.ones((32, 16, 16, 1), np.float32)
+    noisy = np.clip(clean + 0.1 * np.random.default_rng(1).normal(size=clean.shape), 0, 1).astype(np.float32)
+    state = vae.sampling.seed_generator.state.numpy()
+
+    def loss():  # the same eps every time: the comparison sees only the weights change
+        vae.sampling.seed_generator.state.assign(state)
+        return float(vae.loss_terms(noisy, clean, training=False)[0])
+
+    before = loss()
+    vae.train_on_batch(noisy, clean)
+    assert loss() < before
+    for _ in range(29):
+        vae.train_on_batch(noisy, clean)
+    assert loss() < before - 200  # from ~372 nats towards the Gaussian floor of -354
+
+
+def test_kl_warmup_and_free_bits_change_the_objective_not_the_report():
+    x = batch((8, 16, 16, 1))
+    plain = VAE((16, 16, 1), arch="conv", seed=0, **SMALL["conv"])
+    plain.compile(optimizer="adam")
+    free = VAE.from_config({**plain.get_config(), "free_bits": 5.0, "kl_warmup_steps": 1000})
+    free.set_weights(plain.get_weights())
+    free.compile(optimizer="adam")
+    loss, reconstruction, kl, _ = free.loss_terms(x, x, training=True)
+    # At step 0 of a 1000-step warm-up beta is 1/1000: the loss is almost the reconstruction.
+    assert float(loss - reconstruction) <= 5.0 * 4 / 1000 + 1e-3
+    base_loss, base_reconstruction, base_kl, _ = plain.loss_terms(x, x, training=False)
+    assert float(base_loss) == pytest.approx(float(base_reconstruction + base_kl), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"arch": "resnet"}, "arch='resnet'"), ({"likelihood": "laplace"}, "likelihood='laplace'"),
+     ({"width": 0}, "width=0"), ({"sigma_x": 0.0}, "sigma_x=0.0"), ({"beta": -1.0}, "beta=-1.0"),
+     ({"latent_stride": 3}, "latent_stride=3"), ({"image_shape": (15, 16, 1)}, "divisible by 4")],
+)
+def test_bad_hyperparameters(kwargs, message):
+    arguments = {"image_shape": (16, 16, 1), "arch": "conv-spatial", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        VAE(**arguments)
+
+
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (np.zeros((2, 16, 16, 1), np.uint8), ValueError, "dtype=uint8"),
+        (np.zeros((16, 16, 1), np.float32), ValueError, r"shape=\(16, 16, 1\)"),
+        (np.zeros((2, 16, 16, 3), np.float32), ValueError, r"Received: shape=\(2, 16, 16, 3\)"),
+        (np.full((2, 16, 16, 1), 255.0, np.float32), tf.errors.InvalidArgumentError, "values above 1"),
+        (np.full((2, 16, 16, 1), np.nan, np.float32), tf.errors.InvalidArgumentError, "NaN or Inf"),
+    ],
+)
+@pytest.mark.parametrize("model", ["vae", "ae", "pca"])
+def test_bad_images_raise_clear_errors(bad, error, message, model):
+    built = {
+        "vae": lambda: VAE((16, 16, 1), arch="conv", **SMALL["conv"]),
+        "ae": lambda: Autoencoder((16, 16, 1), arch="conv", **SMALL["conv"]),
+        "pca": lambda: PCA((16, 16, 1), 3),
+    }[model]()
+    with pytest.raises(error, match=message):
+        built(tf.constant(bad))
+
+
+def test_pca_matches_numpy_svd_and_recovers_a_low_rank_set():
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(64, 3)))[0]
+    images = (0.5 + 0.1 * rng.normal(size=(200, 3)) @ basis.T).reshape(200, 8, 8, 1).astype(np.float32)
+    pca = fit_pca(images, n_components=3)
+    np.testing.assert_allclose(pca(images), images, atol=1e-4)
+    components = pca.components.numpy()
+    np.testing.assert_allclose(components.T @ components, np.eye(3), atol=1e-4)
+    centered = images.reshape(200, -1) - images.reshape(200, -1).mean(0)
+    top = np.linalg.svd(centered, full_matrices=False)[2][:3]
+    np.testing.assert_allclose(np.abs(top @ components), np.eye(3), atol=1e-3)
+
+
+def test_pca_chooses_components_on_validation_psnr():
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(64, 4)))[0]
+    clean = (0.5 + 0.1 * rng.normal(size=(300, 4)) @ basis.T).reshape(300, 8, 8, 1).astype(np.float32)
+    noisy = np.clip(clean + 0.05 * rng.normal(size=clean.shape), 0, 1).astype(np.float32)
+    assert fit_pca(clean[:200], validation=(noisy[200:], clean[200:])).n_components == 4
+    with pytest.raises(ValueError, match="validation=None"):
+        fit_pca(clean)

@@ -1,0 +1,126 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from tfvae import cli, data, training
+from tfvae.evaluation import denoising_scores
+
+TINY = ["--dataset", "mnist", "--train-size", "256", "--validation-size", "64", "--batch-size", "32", "--width", "8"]
+
+
+def run_files(run_dir):
+    return sorted(p.name for p in run_dir.iterdir())
+
+
+@pytest.mark.real_data
+def test_train_command_fills_a_run_folder(real_data, tmp_path):
+    out = tmp_path / "run"
+    assert cli.main(["train", *TINY, "--epochs", "2", "--out", str(out)]) == 0
+    assert {"config.json", "model.keras", "history.csv", "metrics.json", "denoised.png", "logs"} <= set(run_files(out))
+    assert "backup" not in run_files(out)  # BackupAndRestore removes its checkpoint once training ends
+    with open(out / "history.csv") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["gaussian"]) == {"gaussian:0.1", "gaussian:0.2", "gaussian:0.3", "gaussian:0.5"}
+    # The saved model reloads and scores exactly what metrics.json says.
+    model = keras.models.load_model(out / "model.keras")
+    validation = data.load("mnist", "validation", validation_size=64).images
+    assert denoising_scores(model.predict_on_batch, validation) == metrics["gaussian"]
+    assert json.loads((out / "config.json").read_text())["width"] == 8
+
+
+@pytest.mark.real_data
+def test_vae_beats_the_noisy_input_after_a_few_hundred_steps(real_data, tmp_path):
+    config = training.TrainConfig(
+        dataset="mnist", train_size=2048, validation_size=256, batch_size=64, width=16, epochs=8,
+        noise="gaussian:0.3", sigma_x=0.05, out=str(tmp_path / "run"),
+    )
+    metrics = json.loads((training.train(config) / "metrics.json").read_text())["gaussian"]["gaussian:0.3"]
+    assert metrics["psnr"] > metrics["noisy_psnr"] + 3.0  # 256 steps: ~13.3 dB noisy -> > 16.3 dB
+    assert metrics["ssim"] > metrics["noisy_ssim"]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("model", ["pca", "ae"])
+def test_other_models_train_end_to_end(real_data, tmp_path, model):
+    assert cli.main(["train", *TINY, "--model", model, "--arch", "conv", "--epochs", "1", "--out", str(tmp_path / model)]) == 0
+    metrics = json.loads((tmp_path / model / "metrics.json").read_text())["gaussian"]["gaussian:0.5"]
+    assert metrics["psnr"] > metrics["noisy_psnr"]
+
+
+@pytest.mark.real_data
+def test_time_budget_stops_training_early(real_data, tmp_path):
+    start = time.monotonic()
+    assert cli.main(["train", *TINY, "--epochs", "10000", "--time-budget", "3", "--out", str(tmp_path / "run")]) == 0
+    with open(tmp_path / "run" / "history.csv") as f:
+        assert len(list(csv.DictReader(f))) < 10000
+    assert time.monotonic() - start < 120
+
+
+@pytest.mark.real_data
+def test_killed_run_resumes_from_its_last_epoch(real_data, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "tfvae.cli", "train", *TINY, "--epochs", "40", "--steps-per-epoch", "4",
+               "--steps-per-execution", "1", "--out", str(out)]
+    env = {**os.environ, "CI": "true"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = out / "history.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not history.exists() or len(history.read_text().splitlines()) < 4):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = len(history.read_text().splitlines()) - 1
+    assert 3 <= done_before < 40 and not (out / "model.keras").exists()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(history) as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f) if row["epoch"] != "epoch"]
+    # Rows after the restart continue the count (a fresh start would begin again at 0).
+    assert epochs[-1] == 39 and epochs.count(0) == 1
+    assert len(epochs) < 40 + 2  # at most the one interrupted epoch is repeated
+
+
+def test_existing_run_folders_are_never_overwritten(tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(FileExistsError, match="not a tfvae run folder"):
+        training.train(training.TrainConfig(out=str(foreign)))
+    assert (foreign / "thesis.tex").read_text() == "precious" and run_files(foreign) == ["thesis.tex"]
+
+    unfinished = tmp_path / "unfinished"
+    training.prepare_run_folder(training.TrainConfig(out=str(unfinished), epochs=3))
+    with pytest.raises(FileExistsError, match="differs in: epochs"):
+        training.train(training.TrainConfig(out=str(unfinished), epochs=4))
+
+    (unfinished / training.FINAL_MODEL).write_text("done")
+    with pytest.raises(FileExistsError, match="finished run"):
+        training.train(training.TrainConfig(out=str(unfinished), epochs=3))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"time_budget": 0}, "time_budget=0"), ({"time_budget": -5.0}, "time_budget=-5.0"), ({"epochs": 0}, "epochs=0"),
+     ({"batch_size": -1}, "batch_size=-1"), ({"model": "gan"}, "model='gan'"), ({"noise": "gaussian:-1"}, "non-negative"),
+     ({"learning_rate": float("nan")}, "learning_rate=nan")],
+)
+def test_bad_config_is_rejected_before_anything_is_written(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        training.TrainConfig(out=str(tmp_path / "run"), **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_flags_map_onto_the_config(capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--arch", "conv", "--latent-dim", "12", "--time-budget", "60", "--beta", "0.5"])
+    assert (args.arch, args.latent_dim, args.time_budget, args.beta, args.epochs) == ("conv", 12, 60.0, 0.5, 10)
+    assert cli.main(["train", "--time-budget", "0", "--out", "unused"]) == 1
+    assert "time_budget=0" in capsys.readouterr().err

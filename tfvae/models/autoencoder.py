@@ -1,0 +1,48 @@
+"""The autoencoder: encoder -> z -> decoder, trained with `compile(loss=...)` and plain `fit`.
+
+Trained on (clean, clean) it is a plain autoencoder; on (noisy, clean) a denoising one.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfvae.models import networks
+from tfvae.images import check_image_batch
+
+
+@keras.saving.register_keras_serializable(package="tfvae")
+class Autoencoder(keras.Model):
+    """Deterministic encoder/decoder; same architectures and hyperparameters as `VAE`."""
+
+    def __init__(self, image_shape, arch="conv", width=32, latent_dim=16, latent_stride=4, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(image_shape)
+        self.arch, self.width, self.latent_dim, self.latent_stride = arch, width, latent_dim, latent_stride
+        self.encoder = networks.build_encoder(arch, self.image_shape, width, latent_dim, latent_stride, ("z",))
+        self.decoder = networks.build_decoder(arch, self.image_shape, width, latent_dim, latent_stride)
+        self.build((None, *self.image_shape))
+
+    def build(self, input_shape):
+        self.built = True  # encoder and decoder are functional models, built on creation
+
+    def call(self, images, training=False):
+        return self.decode(self.encode(images, training=training), training=training)
+
+    def encode(self, images, training=False):
+        return self.encoder(check_image_batch(images, self.image_shape), training=training)["z"]
+
+    def decode(self, z, training=False):
+        """The decoder's linear output; clipped to [0, 1] at inference (training sees it unclipped,
+        so the squared error keeps a gradient everywhere)."""
+        output = self.decoder(z, training=training)
+        return output if training else tf.clip_by_value(output, 0.0, 1.0)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_shape": self.image_shape,
+            "arch": self.arch,
+            "width": self.width,
+            "latent_dim": self.latent_dim,
+            "latent_stride": self.latent_stride,
+        }

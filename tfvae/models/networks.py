@@ -1,0 +1,123 @@
+"""Encoder and decoder networks per architecture, built from hyperparameters.
+
+Every network maps images (N, H, W, C) to latents and back; decoders return a linear output that
+the model's likelihood interprets (logits for Bernoulli, the mean for Gaussian). `heads` names the
+encoder's outputs: ("z",) for an autoencoder, ("z_mean", "z_log_var") for a VAE.
+
+    mlp           the seed's network: 400 LeakyReLU(0.2) -> latent ; latent -> 400 ReLU -> image
+    conv          two stride-2 convolutions -> a global latent vector
+    conv-spatial  convolutions down to a latent *map* (H/stride, W/stride, latent_dim): the latent
+                  keeps where things are, which carries CIFAR-10 detail; no skip connections, so all
+                  information passes through the latent
+"""
+
+import keras
+from keras import layers
+
+
+def _check_divisible(input_shape, stride, arch):
+    height, width = input_shape[:2]
+    if height % stride or width % stride:
+        raise ValueError(
+            f"Expected image height and width divisible by {stride} for arch={arch!r}. "
+            f"Received: input_shape={tuple(input_shape)}."
+        )
+
+
+def _mlp_encoder(images, width, latent_stride):
+    hidden = layers.Dense(width)(layers.Flatten()(images))
+    return layers.LeakyReLU(negative_slope=0.2)(hidden), layers.Dense
+
+
+def _mlp_decoder(latent, input_shape, width, latent_stride):
+    hidden = layers.Dense(width, activation="relu")(latent)
+    return layers.Reshape(input_shape)(layers.Dense(int(input_shape[0] * input_shape[1] * input_shape[2]))(hidden))
+
+
+def _conv_encoder(images, width, latent_stride):
+    hidden = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(images)
+    hidden = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu")(hidden)
+    return layers.Flatten()(hidden), layers.Dense
+
+
+def _conv_decoder(latent, input_shape, width, latent_stride):
+    height, breadth = input_shape[0] // 4, input_shape[1] // 4
+    hidden = layers.Dense(height * breadth * 2 * width, activation="relu")(latent)
+    hidden = layers.Reshape((height, breadth, 2 * width))(hidden)
+    hidden = layers.Conv2DTranspose(2 * width, 3, strides=2, padding="same", activation="relu")(hidden)
+    hidden = layers.Conv2DTranspose(width, 3, strides=2, padding="same", activation="relu")(hidden)
+    return layers.Conv2D(input_shape[2], 3, padding="same")(hidden)
+
+
+def _spatial_levels(latent_stride):
+    return {1: 0, 2: 1, 4: 2, 8: 3}[latent_stride]
+
+
+def _spatial_encoder(images, width, latent_stride):
+    hidden = layers.Conv2D(width, 3, padding="same", activation="relu")(images)
+    for level in range(_spatial_levels(latent_stride)):
+        hidden = layers.Conv2D(width * 2 ** (level + 1), 3, strides=2, padding="same", activation="relu")(hidden)
+        hidden = layers.Conv2D(width * 2 ** (level + 1), 3, padding="same", activation="relu")(hidden)
+
+    def head(units, name):
+        return layers.Conv2D(units, 1, name=name)
+
+    return hidden, head
+
+
+def _spatial_decoder(latent, input_shape, width, latent_stride):
+    levels = _spatial_levels(latent_stride)
+    hidden = layers.Conv2D(width * 2**levels, 3, padding="same", activation="relu")(latent)
+    for level in reversed(range(levels)):
+        hidden = layers.Conv2DTranspose(width * 2**level, 3, strides=2, padding="same", activation="relu")(hidden)
+        hidden = layers.Conv2D(width * 2**level, 3, padding="same", activation="relu")(hidden)
+    return layers.Conv2D(input_shape[2], 3, padding="same")(hidden)
+
+
+# arch -> (encoder trunk, decoder, required divisor of height/width, latent shape)
+ARCHITECTURES = {
+    "mlp": (_mlp_encoder, _mlp_decoder, lambda stride: 1, lambda shape, dim, stride: (dim,)),
+    "conv": (_conv_encoder, _conv_decoder, lambda stride: 4, lambda shape, dim, stride: (dim,)),
+    "conv-spatial": (
+        _spatial_encoder,
+        _spatial_decoder,
+        lambda stride: stride,
+        lambda shape, dim, stride: (shape[0] // stride, shape[1] // stride, dim),
+    ),
+}
+LATENT_STRIDES = (1, 2, 4, 8)
+
+
+def check_architecture(arch, input_shape, width, latent_dim, latent_stride):
+    """Raise ValueError naming any hyperparameter that cannot build a network."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"Expected arch to be one of {sorted(ARCHITECTURES)}. Received: arch={arch!r}.")
+    if len(input_shape) != 3 or input_shape[2] not in (1, 3):
+        raise ValueError(f"Expected input_shape (H, W, C) with C in (1, 3). Received: input_shape={input_shape}.")
+    for name, value in (("width", width), ("latent_dim", latent_dim)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"Expected {name} to be a positive integer. Received: {name}={value!r}.")
+    if latent_stride not in LATENT_STRIDES:
+        raise ValueError(f"Expected latent_stride in {LATENT_STRIDES}. Received: latent_stride={latent_stride!r}.")
+    _check_divisible(input_shape, ARCHITECTURES[arch][2](latent_stride), arch)
+
+
+def latent_shape(arch, input_shape, latent_dim, latent_stride):
+    return ARCHITECTURES[arch][3](input_shape, latent_dim, latent_stride)
+
+
+def build_encoder(arch, input_shape, width, latent_dim, latent_stride, heads):
+    """A keras.Model from images to a dict of latent tensors named by `heads`."""
+    check_architecture(arch, input_shape, width, latent_dim, latent_stride)
+    images = keras.Input(tuple(input_shape), name="images")
+    trunk, head = ARCHITECTURES[arch][0](images, width, latent_stride)
+    outputs = {name: head(latent_dim, name=name)(trunk) for name in heads}
+    return keras.Model(images, outputs, name="encoder")
+
+
+def build_decoder(arch, input_shape, width, latent_dim, latent_stride):
+    """A keras.Model from latents to the decoder's linear output, shaped like the images."""
+    check_architecture(arch, input_shape, width, latent_dim, latent_stride)
+    latent = keras.Input(latent_shape(arch, input_shape, latent_dim, latent_stride), name="z")
+    logits = ARCHITECTURES[arch][1](latent, tuple(input_shape), width, latent_stride)
+    return keras.Model(latent, logits, name="decoder")

@@ -1,0 +1,172 @@
+"""The variational autoencoder: encoder -> Sampling -> decoder, trained with plain `fit`.
+
+`train_step` / `test_step` add the KL term to the reconstruction loss. `call` is deterministic
+(decodes z_mean): that is the denoiser. Data are `(noisy, clean)` pairs, or images alone
+(then the target is the input).
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfvae.images import check_image_batch
+from tfvae.layers import Sampling
+from tfvae.metrics import psnr
+from tfvae.models import networks
+from tfvae.models.likelihoods import LIKELIHOODS
+
+
+def kl_divergence(z_mean, z_log_var):
+    """KL(N(z_mean, exp(z_log_var)) || N(0, I)) per latent dimension, flattened to (N, D)."""
+    per_dim = 0.5 * (tf.exp(z_log_var) + tf.square(z_mean) - 1.0 - z_log_var)
+    return tf.reshape(per_dim, [tf.shape(z_mean)[0], -1])
+
+
+@keras.saving.register_keras_serializable(package="tfvae")
+class VAE(keras.Model):
+    """A VAE for denoising: encoder(noisy) -> z ~ q(z | noisy) -> decoder(z) ~ p(clean | z).
+
+    Args:
+        image_shape: (H, W, C) of the images.
+        arch: "mlp" (the seed's 784-400-20), "conv" (global latent) or "conv-spatial" (latent map).
+        width: hidden units (mlp) or channels of the first convolution.
+        latent_dim: latent size (mlp, conv) or latent channels (conv-spatial).
+        latent_stride: conv-spatial downsampling factor of the latent map (1, 2, 4 or 8).
+        likelihood: "bernoulli", "gaussian" (fixed sigma_x) or "gaussian-learned".
+        sigma_x: the Gaussian decoder's standard deviation (initial value when learned).
+        beta: weight of the KL term.
+        kl_warmup_steps: beta ramps up linearly from 0 over this many training steps.
+        free_bits: nats per latent dimension (batch average) below which the KL is not penalised.
+        seed: seeds the Sampling layer.
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        arch="conv-spatial",
+        width=32,
+        latent_dim=8,
+        latent_stride=4,
+        likelihood="gaussian",
+        sigma_x=0.1,
+        beta=1.0,
+        kl_warmup_steps=0,
+        free_bits=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # === Config ===
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"Expected likelihood in {sorted(LIKELIHOODS)}. Received: likelihood={likelihood!r}.")
+        for name, value in (("sigma_x", sigma_x), ("beta", beta), ("kl_warmup_steps", kl_warmup_steps), ("free_bits", free_bits)):
+            if not value >= 0 or (name == "sigma_x" and not value > 0):
+                raise ValueError(f"Expected {name} {'> 0' if name == 'sigma_x' else '>= 0'}. Received: {name}={value!r}.")
+        self.image_shape = tuple(image_shape)
+        self.arch, self.width, self.latent_dim, self.latent_stride = arch, width, latent_dim, latent_stride
+        self.likelihood, self.sigma_x, self.beta = likelihood, sigma_x, beta
+        self.kl_warmup_steps, self.free_bits, self.seed = kl_warmup_steps, free_bits, seed
+
+        # === Layers ===
+        self.encoder = networks.build_encoder(arch, self.image_shape, width, latent_dim, latent_stride, ("z_mean", "z_log_var"))
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.decoder = networks.build_decoder(arch, self.image_shape, width, latent_dim, latent_stride)
+        self.log_sigma_x = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(math.log(sigma_x)),
+            trainable=likelihood == "gaussian-learned",
+            name="log_sigma_x",
+        )
+
+        # === Trackers (one per loss term; Keras resets exactly these each epoch) ===
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.psnr_tracker = keras.metrics.Mean(name="psnr")
+        self.build((None, *self.image_shape))
+
+    def build(self, input_shape):
+        self.built = True  # encoder and decoder are functional models, built on creation
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker, self.psnr_tracker]
+
+    # === Inference ===
+    def call(self, images, training=False):
+        return self.decode(self.encode(images, training=training)[0], training=training)
+
+    def encode(self, images, training=False):
+        """(z_mean, z_log_var) of q(z | images)."""
+        latents = self.encoder(check_image_batch(images, self.image_shape), training=training)
+        return latents["z_mean"], latents["z_log_var"]
+
+    def decode(self, z, training=False):
+        """Mean image of p(x | z), in [0, 1]."""
+        return LIKELIHOODS[self.likelihood].mean(self.decoder(z, training=training))
+
+    def sample(self, count, seed=0):
+        """`count` images decoded from z ~ N(0, I)."""
+        shape = (count, *networks.latent_shape(self.arch, self.image_shape, self.latent_dim, self.latent_stride))
+        return self.decode(tf.random.stateless_normal(shape, [seed, 0]))
+
+    # === Training ===
+    def loss_terms(self, noisy, clean, training):
+        """(loss to minimise, reconstruction NLL, KL) as batch means, and the sampled reconstruction."""
+        z_mean, z_log_var = self.encode(noisy, training=training)
+        z = self.sampling([z_mean, z_log_var], training=True)
+        likelihood = LIKELIHOODS[self.likelihood]
+        output = self.decoder(z, training=training)
+        reconstruction = tf.reduce_mean(likelihood.nll(clean, output, self.log_sigma_x))
+        kl_per_dim = kl_divergence(z_mean, z_log_var)
+        kl = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=1))
+        if not training:
+            return reconstruction + self.beta * kl, reconstruction, kl, likelihood.mean(output)
+        penalty = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dim, axis=0), self.free_bits)) if self.free_bits else kl
+        beta = self.beta
+        if self.kl_warmup_steps:
+            progress = tf.cast(self.optimizer.iterations + 1, tf.float32) / self.kl_warmup_steps
+            beta = self.beta * tf.minimum(1.0, progress)
+        return reconstruction + beta * penalty, reconstruction, kl, likelihood.mean(output)
+
+    def train_step(self, data):
+        noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
+        clean = noisy if clean is None else clean
+        with tf.GradientTape() as tape:
+            loss, reconstruction, kl, sampled = self.loss_terms(noisy, clean, training=True)
+            # The optimizer sums gradients over replicas: scale the per-replica mean.
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self._track(loss, reconstruction, kl, clean, sampled)  # train PSNR: of the sampled reconstruction
+
+    def test_step(self, data):
+        noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
+        clean = noisy if clean is None else clean
+        loss, reconstruction, kl, _ = self.loss_terms(noisy, clean, training=False)
+        return self._track(loss, reconstruction, kl, clean, self(noisy, training=False))
+
+    def _track(self, loss, reconstruction, kl, clean, denoised):
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        self.psnr_tracker.update_state(psnr(clean, denoised))
+        return {m.name: m.result() for m in self.metrics}
+
+    # === Config ===
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_shape": self.image_shape,
+            "arch": self.arch,
+            "width": self.width,
+            "latent_dim": self.latent_dim,
+            "latent_stride": self.latent_stride,
+            "likelihood": self.likelihood,
+            "sigma_x": self.sigma_x,
+            "beta": self.beta,
+            "kl_warmup_steps": self.kl_warmup_steps,
+            "free_bits": self.free_bits,
+            "seed": self.seed,
+        }
