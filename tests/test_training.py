@@ -124,3 +124,14 @@ def test_cli_flags_map_onto_the_config(capsys):
     assert (args.arch, args.latent_dim, args.time_budget, args.beta, args.epochs) == ("conv", 12, 60.0, 0.5, 10)
     assert cli.main(["train", "--time-budget", "0", "--out", "unused"]) == 1
     assert "time_budget=0" in capsys.readouterr().err
+
+
+def test_mirrored_strategy_matches_single_device_training():
+    script = os.path.join(os.path.dirname(__file__), "mirrored_check.py")
+    result = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    values = dict(line.split() for line in result.stdout.splitlines() if line.startswith("max_"))
+    update, difference = float(values["max_update"]), float(values["max_difference"])
+    # Training moved the weights, and two replicas moved them the same way (a gradient summed
+    # without the 1/replicas scale would differ by about the whole update).
+    assert update > 1e-6 and difference < 1e-3 * update
