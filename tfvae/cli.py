@@ -6,6 +6,7 @@
     tfvae noise preview mnist --noise gaussian:0.3 --noise salt_pepper:0.1 --out grid.png
     tfvae train --model vae --arch conv-spatial --dataset mnist --noise gaussian:0-0.5 \
         --epochs 100 --time-budget 600 --seed 0 --out runs/mnist_vae
+    tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
 
 Datasets are found in --data-dir, $TFVAE_DATA_DIR/<name>, /usr/share/datasets/fashion-mnist,
 then TFDS. Errors print one line and exit 1; --debug shows the traceback.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import data, noise, plots, training
+from tfvae import data, export, noise, plots, training
 
 DEFAULT_PREVIEW_SPECS = [f"{name}" for name in noise.FAMILIES if name != "none"]
 
@@ -74,6 +75,11 @@ def train(args):
     print(f"wrote {run_dir}")
 
 
+def export_run(args):
+    target = export.export_model(export.load_model(args.model_path), args.to, args.name, args.version, force=args.force)
+    print(f"wrote {target}")
+
+
 def add_dataclass_flags(parser, config_class):
     """One --flag per dataclass field, with the field's type, default and help (defined once)."""
     for field in dataclasses.fields(config_class):
@@ -110,6 +116,14 @@ def build_parser():
     train_command = commands.add_parser("train", help="train a model into a run folder", epilog=noise.SPEC_HELP)
     add_dataclass_flags(train_command, training.TrainConfig)
     train_command.set_defaults(run=train)
+
+    export_command = commands.add_parser("export", help="write a run's model as a SavedModel for TF Serving")
+    export_command.add_argument("model_path", metavar="RUN", help="a finished run folder or a .keras file")
+    export_command.add_argument("--name", required=True, help="model name (the TF Serving model folder)")
+    export_command.add_argument("--version", type=int, default=1, help="integer version folder")
+    export_command.add_argument("--to", default="saved_models", help="base folder")
+    export_command.add_argument("--force", action="store_true", help="replace an existing version")
+    export_command.set_defaults(run=export_run)
     return parser
 
 

@@ -25,6 +25,11 @@ class Autoencoder(keras.Model):
     def build(self, input_shape):
         self.built = True  # encoder and decoder are functional models, built on creation
 
+    @property
+    def latent_shape(self):
+        """Shape of one z (without the batch axis)."""
+        return tuple(self.decoder.inputs[0].shape[1:])
+
     def call(self, images, training=False):
         return self.decode(self.encode(images, training=training), training=training)
 

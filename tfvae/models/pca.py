@@ -29,6 +29,10 @@ class PCA(keras.Model):
         self.components = self.add_weight(shape=(size, n_components), initializer="zeros", trainable=False, name="components")
         self.built = True
 
+    @property
+    def latent_shape(self):
+        return (self.n_components,)
+
     def encode(self, images):
         images = check_image_batch(images, self.image_shape)
         flat = tf.reshape(images, [tf.shape(images)[0], -1])

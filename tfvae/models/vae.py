@@ -106,10 +106,14 @@ class VAE(keras.Model):
         """Mean image of p(x | z), in [0, 1]."""
         return LIKELIHOODS[self.likelihood].mean(self.decoder(z, training=training))
 
+    @property
+    def latent_shape(self):
+        """Shape of one z (without the batch axis)."""
+        return tuple(self.decoder.inputs[0].shape[1:])
+
     def sample(self, count, seed=0):
         """`count` images decoded from z ~ N(0, I)."""
-        shape = (count, *networks.latent_shape(self.arch, self.image_shape, self.latent_dim, self.latent_stride))
-        return self.decode(tf.random.stateless_normal(shape, [seed, 0]))
+        return self.decode(tf.random.stateless_normal((count, *self.latent_shape), [seed, 0]))
 
     # === Training ===
     def loss_terms(self, noisy, clean, training):

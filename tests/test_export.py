@@ -1,0 +1,88 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvae import cli, export
+from tfvae.models import VAE, Autoencoder, fit_pca
+
+IMAGES = np.random.default_rng(0).uniform(0, 1, (5, 16, 16, 1)).astype(np.float32)
+MODELS = {
+    "vae": lambda: VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0),
+    "ae": lambda: Autoencoder((16, 16, 1), arch="conv", width=8, latent_dim=4),
+    "pca": lambda: fit_pca(np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype(np.float32), 6),
+}
+RELOAD = """
+import json, sys
+import numpy as np, tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+images = tf.constant(np.load(sys.argv[2]))
+out = {name: {k: v.numpy().tolist() for k, v in loaded.signatures[name](images=images).items()} for name in ("serving_default", "encode")}
+print(json.dumps({"modules": sorted(m for m in sys.modules if m.startswith("tfvae")), **out}))
+"""
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_saved_model_reloads_without_tfvae_and_matches_keras(kind, tmp_path):
+    model = MODELS[kind]()
+    target = export.export_model(model, tmp_path, kind, 1)
+    assert target == tmp_path / kind / "1" and (target / "saved_model.pb").exists()
+    np.save(tmp_path / "x.npy", IMAGES)
+    result = subprocess.run([sys.executable, "-c", RELOAD, str(target), str(tmp_path / "x.npy")], capture_output=True, text=True, check=True)
+    served = json.loads(result.stdout.splitlines()[-1])
+    assert served["modules"] == []  # loading needed no tfvae code
+    np.testing.assert_allclose(served["serving_default"]["denoised"], model(IMAGES), atol=1e-5)
+    encoded = model.encode(IMAGES)
+    expected = dict(zip(("z_mean", "z_log_var"), encoded)) if kind == "vae" else {"z": encoded}
+    assert set(served["encode"]) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(served["encode"][name], value, atol=1e-5)
+
+
+def test_endpoints_take_any_batch_size_and_decode_round_trips(tmp_path):
+    model = MODELS["vae"]()
+    loaded = tf.saved_model.load(str(export.export_model(model, tmp_path, "vae", 3)))
+    assert set(loaded.signatures) == {"serving_default", "encode", "decode"}
+    for count in (1, 4):
+        out = loaded.signatures["serving_default"](images=tf.constant(IMAGES[:count]))["denoised"]
+        assert out.shape == (count, 16, 16, 1)
+    z = loaded.signatures["encode"](images=tf.constant(IMAGES[:2]))["z_mean"]
+    np.testing.assert_allclose(loaded.signatures["decode"](z=z)["images"], model(IMAGES[:2]), atol=1e-5)
+
+
+def test_bad_input_to_the_endpoint_is_a_clear_error(tmp_path):
+    loaded = tf.saved_model.load(str(export.export_model(MODELS["vae"](), tmp_path, "vae", 1)))
+    serve = loaded.signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="values above 1"):
+        serve(images=tf.constant(IMAGES * 255))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or Inf"):
+        serve(images=tf.constant(np.full((1, 16, 16, 1), np.nan, np.float32)))
+    for bad in (IMAGES[..., 0], np.zeros((2, 16, 16, 3), np.float32), np.zeros((2, 8, 8, 1), np.float32)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"Expected images of shape \(N, 16, 16, 1\)"):
+            serve(images=tf.constant(bad))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Expected z of shape \(N, 8, 8, 2\)"):
+        loaded.signatures["decode"](z=tf.zeros((1, 4, 4, 2)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor but is a uint8"):
+        serve(images=tf.constant(IMAGES.astype(np.uint8)))
+
+
+def test_existing_version_is_kept_without_force(tmp_path, capsys):
+    model = MODELS["pca"]()
+    model.save(tmp_path / "pca.keras")
+    args = ["export", str(tmp_path / "pca.keras"), "--name", "pca", "--to", str(tmp_path / "served")]
+    assert cli.main(args) == 0
+    before = (tmp_path / "served/pca/1/saved_model.pb").stat().st_mtime_ns
+    assert cli.main(args) == 1 and "already exists" in capsys.readouterr().err
+    assert (tmp_path / "served/pca/1/saved_model.pb").stat().st_mtime_ns == before
+    assert cli.main(args + ["--force"]) == 0
+    assert sorted(p.name for p in (tmp_path / "served/pca").iterdir()) == ["1"]  # no partial folder left
+
+
+def test_missing_model_and_bad_version(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No trained model"):
+        export.load_model(tmp_path)
+    with pytest.raises(ValueError, match="version=0"):
+        export.export_model(MODELS["pca"](), tmp_path, "pca", 0)

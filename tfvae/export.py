@@ -1,0 +1,87 @@
+"""Export a trained model as a SavedModel for TF Serving: `<base>/<name>/<version>/`.
+
+Endpoints (any batch size, no Python objects needed to load):
+    serving_default  images (N, H, W, C) float32 in [0, 1] -> {"denoised"}
+    encode           images -> {"z_mean", "z_log_var"} (VAE) or {"z"} (autoencoder, PCA)
+    decode           z -> {"images"}
+The version folder is written under a temporary name and renamed, so a server never sees half
+of it; an existing version is only replaced with `force=True`.
+
+Inputs are declared with unknown rank and checked when called: a loaded signature does not check
+shapes itself, and a tensor of the wrong rank reaching oneDNN's convolution aborts the process.
+A bad input fails with InvalidArgumentError naming the shape received and the shape expected.
+"""
+
+import shutil
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+import tfvae.models  # noqa: F401  (registers the classes for loading)
+
+LATENT_NAMES = ("z_mean", "z_log_var")
+
+
+def load_model(run_or_file):
+    """The Keras model of a run folder (its model.keras) or of a .keras file, loaded in safe mode."""
+    path = Path(run_or_file)
+    model_file = path / "model.keras" if path.is_dir() else path
+    if not model_file.is_file():
+        raise FileNotFoundError(f"No trained model at {model_file}: expected a finished run folder or a .keras file.")
+    return keras.models.load_model(model_file, safe_mode=True)
+
+
+def _encoded(model, images):
+    encoded = model.encode(images)
+    return dict(zip(LATENT_NAMES, encoded)) if isinstance(encoded, tuple) else {"z": encoded}
+
+
+def checked(tensor, name, shape):
+    """`tensor` with its static shape set to (None, *shape), after checking it at run time."""
+    received = tf.shape(tensor)
+    dims = tf.concat([received, tf.fill([len(shape) + 1], -1)], axis=0)[1 : len(shape) + 1]
+    ok = tf.logical_and(tf.equal(tf.size(received), len(shape) + 1), tf.reduce_all(tf.equal(dims, shape)))
+    expected = ", ".join(map(str, shape))
+    check = tf.debugging.Assert(ok, [f"Expected {name} of shape (N, {expected}). Received shape:", received])
+    with tf.control_dependencies([check]):
+        return tf.ensure_shape(tf.identity(tensor), (None, *shape))
+
+
+def build_archive(model):
+    """A keras.export.ExportArchive with the three named endpoints."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    images = tf.TensorSpec(None, tf.float32, name="images")
+    latents = tf.TensorSpec(None, tf.float32, name="z")
+
+    def denoise(images):
+        return {"denoised": model(checked(images, "images", model.image_shape))}
+
+    def encode(images):
+        return _encoded(model, checked(images, "images", model.image_shape))
+
+    def decode(z):
+        return {"images": model.decode(checked(z, "z", model.latent_shape))}
+
+    archive.add_endpoint("serving_default", denoise, input_signature=[images])
+    archive.add_endpoint("encode", encode, input_signature=[images])
+    archive.add_endpoint("decode", decode, input_signature=[latents])
+    return archive
+
+
+def export_model(model, base_dir, name, version, force=False):
+    """Write `base_dir/name/version/` atomically; returns its path."""
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"Expected version to be a positive integer (TF Serving's layout). Received: version={version!r}.")
+    target = Path(base_dir) / name / str(version)
+    if target.exists() and not force:
+        raise FileExistsError(f"{target} already exists; pass --force to replace it, or export a new --version.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.parent / f".{version}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    build_archive(model).write_out(str(partial), verbose=False)
+    if target.exists():
+        shutil.rmtree(target)
+    partial.rename(target)
+    return target
