@@ -10,6 +10,10 @@ export TFVAE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 DEMO_DATA ?= mnist
 DEMO_OUT ?= demo
+DEMO_SECONDS ?= 150
+# Every demo run gets its own folder and model version: nothing earlier is overwritten.
+STAMP := $(shell date +%Y%m%d-%H%M%S)
+DEMO_RUN := $(DEMO_OUT)/run-$(STAMP)
 
 .PHONY: demo test install clean
 
@@ -30,7 +34,12 @@ install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/tfvae data info $(DEMO_DATA)
-	$(BIN)/tfvae noise preview $(DEMO_DATA) --out $(DEMO_OUT)/noise_preview.png --force
+	$(BIN)/tfvae noise preview $(DEMO_DATA) --out $(DEMO_RUN)/noise_preview.png
+	$(BIN)/tfvae train --model vae --arch conv-spatial --width 16 --dataset $(DEMO_DATA) \
+		--noise gaussian:0-0.5 --epochs 100 --time-budget $(DEMO_SECONDS) --out $(DEMO_RUN)/vae
+	$(BIN)/tfvae export $(DEMO_RUN)/vae --name $(DEMO_DATA)_vae --version $$(date +%s) --to $(DEMO_OUT)/saved_models
+	@echo "Pictures: $(DEMO_RUN)/noise_preview.png $(DEMO_RUN)/vae/denoised.png"
+	@echo "Metrics:  $(DEMO_RUN)/vae/metrics.json   SavedModel: $(DEMO_OUT)/saved_models/$(DEMO_DATA)_vae/"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 -q tests

@@ -1,5 +1,6 @@
 """Train a VAE 3 SGD steps on one CPU and under MirroredStrategy over two logical CPUs; print the
-largest weight difference. Run as a script: the CPU must be split before TensorFlow runs any op."""
+largest weight difference, and whether the two replicas got the same noise. Run as a script: the
+CPU must be split before TensorFlow runs any op."""
 
 import keras
 import numpy as np
@@ -34,3 +35,9 @@ start, single = weights_before_and_after(tf.distribute.get_strategy())
 _, mirrored = weights_before_and_after(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
 print("max_update", max(float(np.abs(a - b).max()) for a, b in zip(start, single)))
 print("max_difference", max(float(np.abs(a - b).max()) for a, b in zip(single, mirrored)))
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+grey = np.full((32, 8, 8, 1), 0.5, np.float32)
+noisy, _ = next(iter(strategy.experimental_distribute_dataset(make_dataset(grey, "gaussian:0.2", 16, 0, True, device=None))))
+first, second = (np.asarray(t) for t in strategy.experimental_local_results(noisy))
+print("replica_noise_shared", int(first.shape != second.shape or np.array_equal(first, second)))

@@ -88,6 +88,17 @@ def test_killed_run_resumes_from_its_last_epoch(real_data, tmp_path):
     assert len(epochs) < 40 + 2  # at most the one interrupted epoch is repeated
 
 
+@pytest.mark.real_data
+def test_diverging_run_stops_with_a_message_and_writes_no_model(real_data, tmp_path):
+    config = training.TrainConfig(
+        dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=8, epochs=3,
+        sigma_x=1e-30, out=str(tmp_path / "run"),  # (x - mean) / sigma_x overflows float32
+    )
+    with pytest.raises(FloatingPointError, match="diverged.*learning rate"):
+        training.train(config)
+    assert not (tmp_path / "run" / training.FINAL_MODEL).exists()
+
+
 def test_existing_run_folders_are_never_overwritten(tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -130,8 +141,9 @@ def test_mirrored_strategy_matches_single_device_training():
     script = os.path.join(os.path.dirname(__file__), "mirrored_check.py")
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    values = dict(line.split() for line in result.stdout.splitlines() if line.startswith("max_"))
+    values = dict(line.split() for line in result.stdout.splitlines() if line.startswith(("max_", "replica_")))
     update, difference = float(values["max_update"]), float(values["max_difference"])
+    assert values["replica_noise_shared"] == "0"  # each replica gets its own slice of the noisy batch
     # Training moved the weights, and two replicas moved them the same way (a gradient summed
     # without the 1/replicas scale would differ by about the whole update).
     assert update > 1e-6 and difference < 1e-3 * update

@@ -1,0 +1,67 @@
+"""Training images/s per model and image shape, with and without XLA, against the noisy pipeline.
+
+    python benchmarks/train_speed.py [--steps 64] [--batch-size 128]
+
+Random images of MNIST's and CIFAR-10's shapes (speed does not depend on content). Prints a
+Markdown table; run it on an otherwise idle machine.
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+from tfvae.metrics import PSNR
+from tfvae.models import VAE, Autoencoder
+from tfvae.pipeline import make_dataset
+
+SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
+MODELS = {
+    "seed MLP VAE 400-20": lambda shape: VAE(shape, arch="mlp", width=400, latent_dim=20, likelihood="bernoulli"),
+    "DAE conv": lambda shape: Autoencoder(shape, arch="conv"),
+    "conv VAE": lambda shape: VAE(shape, arch="conv", latent_dim=16),
+    "conv-spatial VAE w16": lambda shape: VAE(shape, arch="conv-spatial", width=16),
+    "conv-spatial VAE w32": lambda shape: VAE(shape, arch="conv-spatial", width=32),
+}
+NOISE = "gaussian:0-0.5"
+
+
+def fit_rate(model, dataset, steps, jit, steps_per_execution):
+    kwargs = {} if isinstance(model, VAE) else {"loss": "mse", "metrics": [PSNR()]}
+    model.compile(optimizer="adam", jit_compile=jit, steps_per_execution=steps_per_execution, **kwargs)
+    model.fit(dataset, epochs=1, steps_per_epoch=2 * steps_per_execution, verbose=0)  # trace and warm up
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps / (time.perf_counter() - start)
+
+
+def pipeline_rate(dataset, batches):
+    iterator = iter(dataset)
+    next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps-per-execution", type=int, default=8)
+    parser.add_argument("--datasets", nargs="+", default=list(SHAPES))
+    args = parser.parse_args()
+    print(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
+    print("|---|---|---|---|---|---|")
+    for name in args.datasets:
+        images = np.random.default_rng(0).uniform(0, 1, (4096, *SHAPES[name])).astype(np.float32)
+        dataset = make_dataset(images, NOISE, args.batch_size, seed=0, training=True).repeat()
+        pipeline = pipeline_rate(dataset, 200) * args.batch_size
+        for model_name, build in MODELS.items():
+            rates = [fit_rate(build(SHAPES[name]), dataset, args.steps, jit, args.steps_per_execution) * args.batch_size
+                     for jit in (False, True)]
+            print(f"| {name} | {model_name} | {rates[0]:,.0f} | {rates[1]:,.0f} | {pipeline:,.0f} | {pipeline / max(rates):.0f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
