@@ -7,6 +7,8 @@
     tfvae train --model vae --arch conv-spatial --dataset mnist --noise gaussian:0-0.5 \
         --epochs 100 --time-budget 600 --seed 0 --out runs/mnist_vae
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
+    tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
+    tfvae evaluate saved_models/mnist_vae/1 --dataset mnist --split test --samples 16 --out eval_test
 
 Datasets are found in --data-dir, $TFVAE_DATA_DIR/<name>, /usr/share/datasets/fashion-mnist,
 then TFDS. Errors print one line and exit 1; --debug shows the traceback.
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import data, export, noise, plots, training
+from tfvae import data, export, noise, plots, report, training
 
 DEFAULT_PREVIEW_SPECS = [f"{name}" for name in noise.FAMILIES if name != "none"]
 
@@ -80,6 +82,14 @@ def export_run(args):
     print(f"wrote {target}")
 
 
+def evaluate(args):
+    report.evaluate(
+        args.model_path, args.dataset, args.split, args.out, specs=args.noise or report.NOISE_GRID, seed=args.seed,
+        limit=args.limit, samples=args.samples, density_samples=args.density_samples, data_dir=args.data_dir, force=args.force,
+    )
+    print((Path(args.out) / "evaluation.md").read_text())
+
+
 def add_dataclass_flags(parser, config_class):
     """One --flag per dataclass field, with the field's type, default and help (defined once)."""
     for field in dataclasses.fields(config_class):
@@ -124,6 +134,20 @@ def build_parser():
     export_command.add_argument("--to", default="saved_models", help="base folder")
     export_command.add_argument("--force", action="store_true", help="replace an existing version")
     export_command.set_defaults(run=export_run)
+
+    evaluate_command = commands.add_parser("evaluate", help="score a run or SavedModel next to the baselines", epilog=noise.SPEC_HELP)
+    evaluate_command.add_argument("model_path", metavar="RUN_OR_SAVEDMODEL")
+    evaluate_command.add_argument("--dataset", required=True, help="the dataset the model was trained for")
+    evaluate_command.add_argument("--split", default="validation", choices=["validation", "test"])
+    evaluate_command.add_argument("--data-dir")
+    evaluate_command.add_argument("--noise", action="append", help="a noise spec, repeatable (default: the grid of the README)")
+    evaluate_command.add_argument("--limit", type=int, help="score only the first N images")
+    evaluate_command.add_argument("--samples", type=int, default=0, help="posterior samples for the uncertainty figure")
+    evaluate_command.add_argument("--density-samples", type=int, default=0, help="k of the importance-weighted NLL (VAE; e.g. 1000)")
+    evaluate_command.add_argument("--seed", type=int, default=0)
+    evaluate_command.add_argument("--out", default="evaluation", help="report folder")
+    evaluate_command.add_argument("--force", action="store_true", help="overwrite an earlier report in --out")
+    evaluate_command.set_defaults(run=evaluate)
     return parser
 
 

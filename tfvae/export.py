@@ -32,7 +32,8 @@ def load_model(run_or_file):
     return keras.models.load_model(model_file, safe_mode=True)
 
 
-def _encoded(model, images):
+def encoded_outputs(model, images):
+    """The encode endpoint's dict: {"z_mean", "z_log_var"} for a VAE, {"z"} otherwise."""
     encoded = model.encode(images)
     return dict(zip(LATENT_NAMES, encoded)) if isinstance(encoded, tuple) else {"z": encoded}
 
@@ -59,7 +60,7 @@ def build_archive(model):
         return {"denoised": model(checked(images, "images", model.image_shape))}
 
     def encode(images):
-        return _encoded(model, checked(images, "images", model.image_shape))
+        return encoded_outputs(model, checked(images, "images", model.image_shape))
 
     def decode(z):
         return {"images": model.decode(checked(z, "z", model.latent_shape))}

@@ -26,3 +26,31 @@ def save_image_grid(rows, path, title=None):
     figure.tight_layout()
     figure.savefig(path, dpi=80)
     plt.close(figure)
+
+
+def save_curves(x, series, path, xlabel, ylabel, title):
+    """Save a line plot with one labelled line per `series` entry ({name: y values over x})."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name, values in series.items():
+        axis.plot(x, values, marker="o", label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def save_scatter(points, labels, path, title):
+    """Save a 2-D scatter of `points` (N, 2) coloured by integer `labels`."""
+    figure, axis = plt.subplots(figsize=(5.5, 5))
+    scatter = axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=6, alpha=0.8)
+    figure.colorbar(scatter, ax=axis, label="class")
+    axis.set_xlabel("latent component 1")
+    axis.set_ylabel("latent component 2")
+    axis.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

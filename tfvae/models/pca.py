@@ -65,21 +65,31 @@ def component_candidates(size):
     return [k for k in grid if k <= size]
 
 
+def best_component_count(mean, eigenvectors, noisy, clean):
+    """The k (from `component_candidates`) whose projection of `noisy` has the best PSNR to `clean`."""
+    noisy, clean = tf.constant(check_images(noisy, name="noisy")), tf.constant(check_images(clean, name="clean"))
+    projected = tf.matmul(tf.reshape(noisy, [len(noisy), -1]) - mean, eigenvectors)
+
+    def score(k):
+        flat = tf.matmul(projected[:, :k], eigenvectors[:, :k], transpose_b=True) + mean
+        return float(tf.reduce_mean(psnr(clean, tf.reshape(flat, tf.shape(clean)))))
+
+    return max(component_candidates(int(mean.shape[0])), key=score)
+
+
+def pca_model(image_shape, mean, eigenvectors, n_components):
+    """A `PCA` holding the top `n_components` of precomputed components."""
+    model = PCA(image_shape, n_components)
+    model.mean.assign(mean)
+    model.components.assign(eigenvectors[:, :n_components])
+    return model
+
+
 def fit_pca(images, n_components=None, validation=None):
     """A fitted `PCA`; with `n_components=None`, k maximises PSNR on `validation` = (noisy, clean)."""
     mean, eigenvectors, _ = principal_components(images)
     if n_components is None:
         if validation is None:
             raise ValueError("Expected validation=(noisy, clean) to choose n_components. Received: validation=None.")
-        noisy, clean = (tf.constant(check_images(v, name=name)) for v, name in zip(validation, ("noisy", "clean")))
-        projected = tf.matmul(tf.reshape(noisy, [len(noisy), -1]) - mean, eigenvectors)
-
-        def score(k):
-            flat = tf.matmul(projected[:, :k], eigenvectors[:, :k], transpose_b=True) + mean
-            return float(tf.reduce_mean(psnr(clean, tf.reshape(flat, tf.shape(clean)))))
-
-        n_components = max(component_candidates(int(mean.shape[0])), key=score)
-    model = PCA(images.shape[1:], n_components)
-    model.mean.assign(mean)
-    model.components.assign(eigenvectors[:, :n_components])
-    return model
+        n_components = best_component_count(mean, eigenvectors, *validation)
+    return pca_model(images.shape[1:], mean, eigenvectors, n_components)

@@ -1,0 +1,55 @@
+import keras
+import numpy as np
+import pytest
+
+from tfvae import data, density
+from tfvae.models import VAE
+from tfvae.pipeline import make_dataset
+
+
+@pytest.fixture(scope="module")
+def trained_bernoulli_vae():
+    """A small Bernoulli MLP VAE trained ~300 steps on real MNIST, and held-out images."""
+    from conftest import real_data_dir
+
+    root = real_data_dir()
+    train = data.load("mnist", "train", data_dir=root).images[:8192]
+    held_out = data.load("mnist", "validation", data_dir=root).images[:64]
+    keras.utils.set_random_seed(0)
+    vae = VAE((28, 28, 1), arch="mlp", width=128, latent_dim=8, likelihood="bernoulli", seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=16)
+    vae.fit(make_dataset(train, "none", 128, seed=0, training=True), epochs=5, verbose=0, shuffle=False)
+    return vae, held_out
+
+
+@pytest.mark.real_data
+def test_importance_weighted_bound_is_above_the_elbo_and_tightens_with_k(trained_bernoulli_vae):
+    vae, images = trained_bernoulli_vae
+    scores = {k: density.density_scores(vae, images, samples=k, chunk=50) for k in (1, 10, 200)}
+    # With one sample the bound is the ELBO estimate itself.
+    assert scores[1]["nll_nats"] == pytest.approx(-scores[1]["elbo_nats"], rel=1e-5)
+    for k in (10, 200):
+        assert -scores[k]["nll_nats"] >= scores[k]["elbo_nats"]  # log-mean-exp >= mean
+    assert scores[200]["nll_nats"] < scores[10]["nll_nats"] < scores[1]["nll_nats"]
+    assert 60 < scores[200]["nll_nats"] < 250  # a real but small MNIST model
+    assert scores[200]["nll_bits_per_dim"] == pytest.approx(scores[200]["nll_nats"] / (784 * np.log(2)))
+
+
+@pytest.mark.real_data
+def test_latent_usage_reports_every_dimension(trained_bernoulli_vae):
+    vae, images = trained_bernoulli_vae
+    usage = density.latent_usage(vae, images)
+    assert usage["latent_dimensions"] == 8 and len(usage["kl_per_dimension"]) == 8
+    assert 1 <= usage["active_units"] <= 8
+    assert usage["kl_total_nats"] == pytest.approx(sum(usage["kl_per_dimension"]), rel=1e-4)
+
+
+def test_collapsed_posterior_has_no_active_units_and_zero_kl():
+    vae = VAE((8, 8, 1), arch="conv", width=4, latent_dim=3)
+    head_mean, head_var = vae.encoder.get_layer("z_mean"), vae.encoder.get_layer("z_log_var")
+    for layer in (head_mean, head_var):  # q(z | x) = N(0, I) for every x: the prior
+        layer.kernel.assign(np.zeros(layer.kernel.shape, np.float32))
+        layer.bias.assign(np.zeros(layer.bias.shape, np.float32))
+    images = np.random.default_rng(0).uniform(0, 1, (16, 8, 8, 1)).astype(np.float32)
+    usage = density.latent_usage(vae, images)
+    assert usage["active_units"] == 0 and usage["kl_total_nats"] == 0.0

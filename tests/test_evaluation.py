@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvae import baselines, cli, evaluation, export, report, training
+from tfvae.metrics import psnr, ssim
+
+RNG = np.random.default_rng(0)
+CLEAN = RNG.uniform(0.2, 0.8, (6, 16, 16, 3)).astype(np.float32)
+
+
+def test_psnr_closed_form_and_agreement_with_tf_image():
+    shifted = CLEAN + 0.1  # MSE 0.01 -> 20 dB
+    np.testing.assert_allclose(psnr(CLEAN, shifted), 20.0, rtol=1e-5)
+    noisy = np.clip(CLEAN + RNG.normal(0, 0.2, CLEAN.shape), -0.5, 1.5).astype(np.float32)
+    np.testing.assert_allclose(psnr(CLEAN, noisy), tf.image.psnr(CLEAN, np.clip(noisy, 0, 1), 1.0))
+    np.testing.assert_allclose(ssim(CLEAN, noisy), tf.image.ssim(CLEAN, np.clip(noisy, 0, 1), 1.0))
+    np.testing.assert_allclose(ssim(CLEAN, CLEAN), 1.0, rtol=1e-6)
+
+
+def test_scores_average_per_image_not_per_pixel():
+    errors = np.stack([CLEAN[0] + 0.1, CLEAN[1] + 0.01]).astype(np.float32)
+    assert evaluation.scores(CLEAN[:2], errors)["psnr"] == pytest.approx((20.0 + 40.0) / 2, rel=1e-4)
+
+
+def test_gaussian_blur_keeps_constant_images_and_smooths_noise():
+    flat = np.full((2, 16, 16, 3), 0.3, np.float32)
+    np.testing.assert_allclose(baselines.gaussian_blur(flat, 1.5), flat, atol=1e-6)
+    smooth = np.tile(np.linspace(0, 1, 16, dtype=np.float32)[None, :, None, None], (64, 1, 16, 1))
+    light = np.clip(smooth + RNG.normal(0, 0.05, smooth.shape), 0, 1).astype(np.float32)
+    heavy = np.clip(smooth + RNG.normal(0, 0.3, smooth.shape), 0, 1).astype(np.float32)
+    assert baselines.best_blur_width(heavy, smooth) > baselines.best_blur_width(light, smooth)
+
+
+def test_comparison_is_identical_across_calls():
+    methods = {"noisy input": lambda noisy, spec: noisy, "blur": lambda noisy, spec: baselines.gaussian_blur(noisy, 1.0)}
+    first = evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=3)
+    assert first == evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=3)
+    assert first != evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=4)
+    assert set(first["blur"]) == set(evaluation.NOISE_GRID)
+
+
+@pytest.mark.real_data
+def test_saved_model_scores_equal_the_run_it_came_from(real_data, tmp_path):
+    config = training.TrainConfig(dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=8, epochs=1,
+                                  out=str(tmp_path / "run"))
+    run = training.train(config)
+    served = export.export_model(export.load_model(run), tmp_path / "served", "vae", 1)
+    kwargs = {"dataset": "mnist", "specs": ("gaussian:0.3", "salt_pepper:0.1"), "limit": 64, "samples": 4, "density_samples": 10}
+    from_run = report.evaluate(run, out=tmp_path / "eval_run", **kwargs)
+    from_saved = report.evaluate(served, out=tmp_path / "eval_saved", **kwargs)
+    for spec in kwargs["specs"]:
+        for metric in ("psnr", "ssim"):
+            assert from_saved["denoising"]["model"][spec][metric] == pytest.approx(from_run["denoising"]["model"][spec][metric], abs=1e-4)
+    assert from_saved["denoising"]["PCA"] == from_run["denoising"]["PCA"]
+    assert "density" in from_run and "density" not in from_saved  # density needs the Keras model
+    for name in ("evaluation.json", "evaluation.md", "psnr_vs_sigma.png", "denoised.png", "latent_scatter.png",
+                 "interpolation.png", "samples.png", "uncertainty.png"):
+        assert (tmp_path / "eval_saved" / name).exists(), name
+    assert json.loads((tmp_path / "eval_run" / "evaluation.json").read_text())["images"] == 64
+
+
+@pytest.mark.real_data
+def test_evaluate_command_refuses_to_overwrite_a_report(real_data, tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "evaluation.json").write_text("{}")
+    assert cli.main(["evaluate", str(tmp_path), "--dataset", "mnist", "--out", str(tmp_path / "out")]) == 1
+    assert "already holds an evaluation" in capsys.readouterr().err
+    assert (tmp_path / "out" / "evaluation.json").read_text() == "{}"

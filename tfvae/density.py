@@ -1,0 +1,78 @@
+"""A VAE as a density model: ELBO, importance-weighted NLL, KL per latent dimension, active units.
+
+    log p(x) >= log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x),  z_i ~ q(z | x)   (Burda et al. 2016)
+
+k = 1 in expectation is the ELBO; the bound tightens as k grows. Samples are drawn in chunks so
+memory stays bounded for k = 1000 or more. Results are in nats per image and bits per dimension.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from tfvae.images import check_images
+from tfvae.models.likelihoods import LIKELIHOODS
+
+
+def log_normal(x, mean, log_var):
+    """log N(x; mean, exp(log_var)) summed over all but the leading two axes (samples, images)."""
+    per_dim = -0.5 * (math.log(2 * math.pi) + log_var + tf.square(x - mean) * tf.exp(-log_var))
+    return tf.reduce_sum(tf.reshape(per_dim, [tf.shape(x)[0], tf.shape(x)[1], -1]), axis=2)
+
+
+def log_weights(vae, images, samples, seed):
+    """log p(x, z_i) - log q(z_i | x) for `samples` draws per image: shape (samples, N)."""
+    z_mean, z_log_var = vae.encode(images)
+    epsilon = tf.random.stateless_normal((samples, *z_mean.shape), seed)
+    z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
+    flat_z = tf.reshape(z, (-1, *z_mean.shape[1:]))
+    repeated = tf.reshape(tf.broadcast_to(images, (samples, *images.shape)), (-1, *images.shape[1:]))
+    nll = LIKELIHOODS[vae.likelihood].nll(repeated, vae.decoder(flat_z), vae.log_sigma_x)
+    log_likelihood = -tf.reshape(nll, (samples, -1))
+    return log_likelihood + log_normal(z, 0.0, tf.zeros_like(z)) - log_normal(z, z_mean, z_log_var)
+
+
+def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0):
+    """Mean ELBO and importance-weighted NLL over `images`, in nats per image and bits per dimension."""
+    images = check_images(images)
+    elbo, nll = [], []
+    for start in range(0, len(images), batch_size):
+        batch = tf.constant(images[start : start + batch_size])
+        weights = [
+            log_weights(vae, batch, min(chunk, samples - drawn), [seed, start * samples + drawn])
+            for drawn in range(0, samples, chunk)
+        ]
+        weights = tf.concat(weights, axis=0)
+        elbo.append(tf.reduce_mean(weights, axis=0))
+        nll.append(math.log(samples) - tf.reduce_logsumexp(weights, axis=0))
+    elbo, nll = float(np.mean(np.concatenate(elbo))), float(np.mean(np.concatenate(nll)))
+    dims = int(np.prod(images.shape[1:]))
+    return {
+        "samples": samples,
+        "elbo_nats": elbo,
+        "nll_nats": nll,
+        "negative_elbo_bits_per_dim": -elbo / (dims * math.log(2)),
+        "nll_bits_per_dim": nll / (dims * math.log(2)),
+    }
+
+
+def latent_usage(vae, images, batch_size=256, threshold=0.01):
+    """KL per latent dimension (mean over images) and the active units: dimensions whose posterior
+    mean varies across images by more than `threshold` (Burda et al.'s criterion)."""
+    images = check_images(images)
+    means, kls = [], []
+    for start in range(0, len(images), batch_size):
+        z_mean, z_log_var = vae.encode(tf.constant(images[start : start + batch_size]))
+        flat_mean = tf.reshape(z_mean, (z_mean.shape[0], -1))
+        flat_log_var = tf.reshape(z_log_var, (z_mean.shape[0], -1))
+        means.append(flat_mean.numpy())
+        kls.append((0.5 * (tf.exp(flat_log_var) + tf.square(flat_mean) - 1.0 - flat_log_var)).numpy())
+    means, kls = np.concatenate(means), np.concatenate(kls)
+    activity = means.var(axis=0)
+    return {
+        "kl_per_dimension": kls.mean(axis=0).tolist(),
+        "kl_total_nats": float(kls.sum(axis=1).mean()),
+        "active_units": int((activity > threshold).sum()),
+        "latent_dimensions": int(means.shape[1]),
+    }

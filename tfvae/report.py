@@ -1,0 +1,106 @@
+"""`tfvae evaluate`: score a run or an exported SavedModel against the baselines; write the report.
+
+Writes to `out`: evaluation.json, evaluation.md, psnr_vs_sigma.png, denoised.png
+(noisy / denoised / |error| / clean), and when the model has the endpoints: latent_scatter.png,
+interpolation.png, samples.png, uncertainty.png (`samples` > 1: per-pixel std of decoded
+posterior samples).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tfvae import data, density, plots
+from tfvae.evaluation import HEADLINE_SIGMAS, HEADLINE_SPECS, NOISE_GRID, baseline_methods, compare, load_endpoints
+from tfvae.evaluation import markdown_table, predict_in_batches
+from tfvae.images import check_images
+from tfvae.noise import add_noise
+
+MODEL_NAME = "model"
+
+
+def evaluate(model_path, dataset, split="validation", out="evaluation", specs=NOISE_GRID, seed=0, limit=None,
+             samples=0, density_samples=0, data_dir=None, force=False):
+    """Evaluate `model_path` on `split` of `dataset`; returns the results dict written to out/evaluation.json."""
+    out = Path(out)
+    if (out / "evaluation.json").exists() and not force:
+        raise FileExistsError(f"{out} already holds an evaluation; pass --force to overwrite it or choose another --out.")
+    endpoints = load_endpoints(model_path)
+    evaluated = data.load(dataset, split, data_dir=data_dir, seed=seed)
+    clean, labels = evaluated.images[:limit], evaluated.labels[:limit]
+    train_images = data.load(dataset, "train", data_dir=data_dir, seed=seed).images
+    validation_images = data.load(dataset, "validation", data_dir=data_dir, seed=seed).images
+    methods, settings = baseline_methods(train_images, validation_images, specs, seed)
+    methods[MODEL_NAME] = lambda noisy, spec: predict_in_batches(endpoints.denoise, noisy)
+    results = {"model": str(model_path), "dataset": dataset, "split": split, "images": len(clean), "seed": seed,
+               "baseline_settings": settings, "denoising": compare(methods, clean, specs, seed)}
+    if endpoints.model is not None and density_samples and hasattr(endpoints.model, "log_sigma_x"):
+        results["density"] = density.density_scores(endpoints.model, clean, samples=density_samples, seed=seed)
+        results["latent_usage"] = density.latent_usage(endpoints.model, clean)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(results, indent=2))
+    (out / "evaluation.md").write_text(summary(results, specs))
+    draw_figures(endpoints, results, clean, labels, out, seed, samples)
+    return results
+
+
+def summary(results, specs):
+    lines = [f"Evaluation of {results['model']} on {results['dataset']} / {results['split']} "
+             f"({results['images']} images, seed {results['seed']}): PSNR dB / SSIM.", "",
+             markdown_table(results["denoising"], specs)]
+    if "density" in results:
+        d, usage = results["density"], results["latent_usage"]
+        lines += [f"ELBO {d['elbo_nats']:.2f} nats; importance-weighted NLL (k={d['samples']}) {d['nll_nats']:.2f} nats "
+                  f"= {d['nll_bits_per_dim']:.4f} bits/dim; KL {usage['kl_total_nats']:.2f} nats; "
+                  f"active units {usage['active_units']} of {usage['latent_dimensions']}.", ""]
+    return "\n".join(lines)
+
+
+def draw_figures(endpoints, results, clean, labels, out, seed, samples):
+    sigmas = [s for s, spec in zip(HEADLINE_SIGMAS, HEADLINE_SPECS) if all(spec in r for r in results["denoising"].values())]
+    curves = {name: [by_spec[f"gaussian:{s:g}"]["psnr"] for s in sigmas] for name, by_spec in results["denoising"].items()}
+    if sigmas:
+        plots.save_curves(sigmas, curves, out / "psnr_vs_sigma.png", "Gaussian noise sigma", "PSNR (dB)",
+                          f"{results['dataset']} {results['split']}: denoising quality")
+    shown = clean[:8]
+    rows = {}
+    for spec in ("gaussian:0.1", "gaussian:0.3", "gaussian:0.5"):
+        noisy = add_noise(shown, spec, seed=seed)
+        denoised = np.clip(predict_in_batches(endpoints.denoise, noisy), 0, 1)
+        rows[f"noisy {spec}"] = noisy
+        rows[f"denoised {spec}"] = denoised
+        rows[f"|error| {spec}"] = np.abs(denoised - shown)
+    rows["clean"] = shown
+    plots.save_image_grid(rows, out / "denoised.png", title="noisy / denoised / |error| / clean")
+    if endpoints.encode is None:
+        return
+    latents = endpoints.encode(clean[:2000])
+    z = latents.get("z_mean", latents.get("z"))
+    flat = z.reshape(len(z), -1)
+    centered = flat - flat.mean(axis=0)
+    projection = centered @ np.linalg.svd(centered, full_matrices=False)[2][:2].T
+    plots.save_scatter(projection, labels[: len(z)], out / "latent_scatter.png", "latent means, 2-D PCA projection")
+    steps = np.linspace(0, 1, 8, dtype=np.float32).reshape(-1, *([1] * (z.ndim - 1)))
+    rows = {f"{i} -> {j}": endpoints.decode((1 - steps) * z[i] + steps * z[j]) for i, j in ((0, 1), (2, 3), (4, 5))}
+    plots.save_image_grid(rows, out / "interpolation.png", title="decoded straight lines between two images' latents")
+    if "z_log_var" in latents:
+        prior = np.random.default_rng(seed).standard_normal((16, *z.shape[1:])).astype(np.float32)
+        plots.save_image_grid({"samples": endpoints.decode(prior[:8]), "": endpoints.decode(prior[8:])}, out / "samples.png",
+                              title="decoded z ~ N(0, I)")
+        if samples > 1:
+            draw_uncertainty(endpoints, shown, out, seed, samples)
+
+
+def draw_uncertainty(endpoints, clean, out, seed, samples):
+    """Decode `samples` posterior draws per noisy image; show their mean and per-pixel std."""
+    noisy = add_noise(check_images(clean), "gaussian:0.3", seed=seed)
+    latents = endpoints.encode(noisy)
+    rng = np.random.default_rng(seed)
+    draws = np.stack([endpoints.decode(latents["z_mean"] + np.exp(0.5 * latents["z_log_var"])
+                                       * rng.standard_normal(latents["z_mean"].shape).astype(np.float32))
+                      for _ in range(samples)])
+    std = draws.std(axis=0)
+    scale = max(float(std.max()), 1e-6)
+    plots.save_image_grid({"noisy 0.3": noisy, "posterior mean": draws.mean(axis=0), f"std (x{1 / scale:.0f})": std / scale,
+                           "clean": clean}, out / "uncertainty.png", title=f"uncertainty from {samples} posterior samples")
