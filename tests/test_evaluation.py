@@ -69,3 +69,20 @@ def test_evaluate_command_refuses_to_overwrite_a_report(real_data, tmp_path, cap
     assert cli.main(["evaluate", str(tmp_path), "--dataset", "mnist", "--out", str(tmp_path / "out")]) == 1
     assert "already holds an evaluation" in capsys.readouterr().err
     assert (tmp_path / "out" / "evaluation.json").read_text() == "{}"
+
+
+@pytest.mark.real_data
+def test_bench_fast_mode_runs_end_to_end(real_data, tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "benchmarks/quality.py", "--fast", "--datasets", "mnist", "--out", str(tmp_path / "runs"),
+         "--table", str(tmp_path / "quality.md"), "--figures", str(tmp_path)],
+        capture_output=True, text=True, cwd=str(report.Path(__file__).resolve().parents[1]),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "quality.md").read_text()
+    for row in ("noisy input", "Gaussian blur", "PCA", "DAE conv", "seed MLP VAE", "conv-spatial VAE"):
+        assert row in table
+    assert (tmp_path / "mnist_psnr_vs_sigma.png").exists()

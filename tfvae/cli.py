@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import data, export, noise, plots, report, training
+from tfvae import bench, data, export, noise, plots, report, training
 
 DEFAULT_PREVIEW_SPECS = [f"{name}" for name in noise.FAMILIES if name != "none"]
 
@@ -90,6 +90,10 @@ def evaluate(args):
     print((Path(args.out) / "evaluation.md").read_text())
 
 
+def run_bench(args):
+    bench.run(args.datasets, args.out, fast=args.fast, table=args.table, figures=args.figures)
+
+
 def add_dataclass_flags(parser, config_class):
     """One --flag per dataclass field, with the field's type, default and help (defined once)."""
     for field in dataclasses.fields(config_class):
@@ -148,6 +152,14 @@ def build_parser():
     evaluate_command.add_argument("--out", default="evaluation", help="report folder")
     evaluate_command.add_argument("--force", action="store_true", help="overwrite an earlier report in --out")
     evaluate_command.set_defaults(run=evaluate)
+
+    bench_command = commands.add_parser("bench", help="train and compare every model of the path", description=bench.__doc__)
+    bench_command.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
+    bench_command.add_argument("--out", default="benchmarks/runs", help="run folders (finished ones are reused)")
+    bench_command.add_argument("--table", help="write the Markdown table here")
+    bench_command.add_argument("--figures", help="write PSNR-vs-sigma figures into this folder")
+    bench_command.add_argument("--fast", action="store_true", help="tiny data and budgets (seconds)")
+    bench_command.set_defaults(run=run_bench)
     return parser
 
 
