@@ -9,7 +9,13 @@ from tfvae.models import PCA, VAE, Autoencoder, fit_pca
 from tfvae.models.likelihoods import bernoulli_nll, gaussian_nll
 from tfvae.models.vae import kl_divergence
 
-SMALL = {"mlp": {"width": 32, "latent_dim": 4}, "conv": {"width": 8, "latent_dim": 4}, "conv-spatial": {"width": 8, "latent_dim": 2}}
+SMALL = {
+    "mlp": {"width": 32, "latent_dim": 4},
+    "conv": {"width": 8, "latent_dim": 4},
+    "conv-spatial": {"width": 8, "latent_dim": 2},
+    "conv-residual": {"width": 8, "latent_dim": 2},
+}
+LATENT_SHAPES = {"mlp": (6, 4), "conv": (6, 4), "conv-spatial": (6, 4, 4, 2), "conv-residual": (6, 16, 16, 2)}
 
 
 def batch(shape=(6, 16, 16, 1), seed=0):
@@ -22,8 +28,7 @@ def test_vae_shapes(arch, channels):
     vae = VAE((16, 16, channels), arch=arch, latent_stride=4, **SMALL[arch])
     x = batch((6, 16, 16, channels))
     z_mean, z_log_var = vae.encode(x)
-    expected_latent = (6, 4, 4, 2) if arch == "conv-spatial" else (6, 4)
-    assert z_mean.shape == z_log_var.shape == expected_latent
+    assert z_mean.shape == z_log_var.shape == LATENT_SHAPES[arch]
     assert vae(x).shape == x.shape and vae.decode(z_mean).shape == x.shape
     samples = np.asarray(vae.sample(5))
     assert samples.shape == (5, 16, 16, channels) and 0 <= samples.min() and samples.max() <= 1

@@ -20,6 +20,7 @@ MODELS = {
     "seed MLP VAE 784-400-20, BCE": ({"model": "vae", "arch": "mlp", "width": 400, "latent_dim": 20, "likelihood": "bernoulli"}, 2000),
     "conv VAE (global latent 16)": ({"model": "vae", "arch": "conv", "latent_dim": 16}, 1000),
     "conv-spatial VAE (latent H/2 x W/2 x 4)": ({"model": "vae", "arch": "conv-spatial"}, 2000),
+    "conv-residual VAE (latent H x W x 3)": ({"model": "vae", "arch": "conv-residual", "latent_dim": 3}, 2000),
 }
 STEPS_PER_EPOCH = 250
 FAST_BUDGET = {"train_size": 512, "validation_size": 128, "epochs": 1, "steps_per_epoch": 2}

@@ -86,6 +86,7 @@ def evaluate(args):
     report.evaluate(
         args.model_path, args.dataset, args.split, args.out, specs=args.noise or report.NOISE_GRID, seed=args.seed,
         limit=args.limit, samples=args.samples, density_samples=args.density_samples, data_dir=args.data_dir, force=args.force,
+        binarize=args.binarize,
     )
     print((Path(args.out) / "evaluation.md").read_text())
 
@@ -148,6 +149,7 @@ def build_parser():
     evaluate_command.add_argument("--limit", type=int, help="score only the first N images")
     evaluate_command.add_argument("--samples", type=int, default=0, help="posterior samples for the uncertainty figure")
     evaluate_command.add_argument("--density-samples", type=int, default=0, help="k of the importance-weighted NLL (VAE; e.g. 1000)")
+    evaluate_command.add_argument("--binarize", action="store_true", help="score seeded Bernoulli samples of the images (binarized MNIST)")
     evaluate_command.add_argument("--seed", type=int, default=0)
     evaluate_command.add_argument("--out", default="evaluation", help="report folder")
     evaluate_command.add_argument("--force", action="store_true", help="overwrite an earlier report in --out")

@@ -33,7 +33,7 @@ class TrainConfig:
     """Everything that defines a training run; the CLI flags map one-to-one onto these fields."""
 
     model: str = dataclasses.field(default="vae", metadata={"help": "pca | ae | vae"})
-    arch: str = dataclasses.field(default="conv-spatial", metadata={"help": "mlp | conv | conv-spatial"})
+    arch: str = dataclasses.field(default="conv-spatial", metadata={"help": "mlp | conv | conv-spatial | conv-residual"})
     dataset: str = dataclasses.field(default="mnist", metadata={"help": "mnist | fashion_mnist | cifar10 | PATH | a+b"})
     noise: str = dataclasses.field(default="gaussian:0-0.5", metadata={"help": "training noise spec ('none': plain autoencoder)"})
     width: Optional[int] = dataclasses.field(default=None, metadata={"help": "hidden width (default: the model's)"})

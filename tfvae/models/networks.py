@@ -9,6 +9,10 @@ encoder's outputs: ("z",) for an autoencoder, ("z_mean", "z_log_var") for a VAE.
     conv-spatial  convolutions down to a latent *map* (H/stride, W/stride, latent_dim): the latent
                   keeps where things are, which carries CIFAR-10 detail; no skip connections, so all
                   information passes through the latent
+    conv-residual a full-resolution latent map (H, W, latent_dim); encoder and decoder are each a
+                  linear 1x1 map plus a stack of 3x3 convolutions (a residual form that starts from
+                  the linear solution and trains fast). Nothing bypasses the latent: the decoder
+                  sees only z.
 """
 
 import keras
@@ -74,6 +78,32 @@ def _spatial_decoder(latent, input_shape, width, latent_stride):
     return layers.Conv2D(input_shape[2], 3, padding="same")(hidden)
 
 
+RESIDUAL_DEPTH = 4
+
+
+def _residual_encoder(images, width, latent_stride):
+    hidden = images
+    for _ in range(RESIDUAL_DEPTH):
+        hidden = layers.Conv2D(width, 3, padding="same", activation="relu")(hidden)
+
+    def head(units, name):
+        def apply(trunk):
+            linear = layers.Conv2D(units, 1, name=f"{name}_linear")(images)
+            return layers.Add(name=name)([linear, layers.Conv2D(units, 3, padding="same", name=f"{name}_conv")(trunk)])
+
+        return apply
+
+    return hidden, head
+
+
+def _residual_decoder(latent, input_shape, width, latent_stride):
+    hidden = latent
+    for _ in range(RESIDUAL_DEPTH):
+        hidden = layers.Conv2D(width, 3, padding="same", activation="relu")(hidden)
+    linear = layers.Conv2D(input_shape[2], 1)(latent)
+    return layers.Add()([linear, layers.Conv2D(input_shape[2], 3, padding="same")(hidden)])
+
+
 # arch -> (encoder trunk, decoder, required divisor of height/width, latent shape)
 ARCHITECTURES = {
     "mlp": (_mlp_encoder, _mlp_decoder, lambda stride: 1, lambda shape, dim, stride: (dim,)),
@@ -84,6 +114,7 @@ ARCHITECTURES = {
         lambda stride: stride,
         lambda shape, dim, stride: (shape[0] // stride, shape[1] // stride, dim),
     ),
+    "conv-residual": (_residual_encoder, _residual_decoder, lambda stride: 1, lambda shape, dim, stride: (shape[0], shape[1], dim)),
 }
 LATENT_STRIDES = (1, 2, 4, 8)
 

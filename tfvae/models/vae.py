@@ -29,7 +29,8 @@ class VAE(keras.Model):
 
     Args:
         image_shape: (H, W, C) of the images.
-        arch: "mlp" (the seed's 784-400-20), "conv" (global latent) or "conv-spatial" (latent map).
+        arch: "mlp" (the seed's 784-400-20), "conv" (global latent), "conv-spatial" (latent map) or
+            "conv-residual" (full-resolution latent map, linear + convolutional encoder and decoder).
         width: hidden units (mlp) or channels of the first convolution.
         latent_dim: latent size (mlp, conv) or latent channels (conv-spatial).
         latent_stride: conv-spatial downsampling factor of the latent map (1, 2, 4 or 8).
