@@ -23,6 +23,8 @@ $(BIN)/python:
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[$(TF_EXTRA)]'
+	# TF Serving's request protos (warm-up file); --no-deps: it would pull the full tensorflow.
+	$(BIN)/python -m pip install -q --no-deps 'tensorflow-serving-api>=2.21,<2.22'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

@@ -86,3 +86,17 @@ def test_missing_model_and_bad_version(tmp_path):
         export.load_model(tmp_path)
     with pytest.raises(ValueError, match="version=0"):
         export.export_model(MODELS["pca"](), tmp_path, "pca", 0)
+
+
+def test_warmup_requests_parse_and_run_against_the_signature(tmp_path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    target = export.export_model(MODELS["vae"](), tmp_path, "vae", 1)
+    serve = tf.saved_model.load(str(target)).signatures["serving_default"]
+    records = list(tf.data.TFRecordDataset(str(target / export.WARMUP_FILE)).as_numpy_iterator())
+    assert 1 <= len(records) <= 1000
+    for record in records:
+        request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+        assert request.model_spec.name == "vae" and request.model_spec.signature_name == "serving_default"
+        images = tf.make_ndarray(request.inputs["images"])
+        assert serve(images=tf.constant(images))["denoised"].shape == images.shape

@@ -9,6 +9,8 @@
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
     tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
     tfvae evaluate saved_models/mnist_vae/1 --dataset mnist --split test --samples 16 --out eval_test
+    tfvae denoise saved_models/mnist_vae/1 my_scans/ photo.png --out denoised/
+    tfvae sample saved_models/mnist_vae/1 -n 64 --out samples.png
 
 Datasets are found in --data-dir, $TFVAE_DATA_DIR/<name>, /usr/share/datasets/fashion-mnist,
 then TFDS. Errors print one line and exit 1; --debug shows the traceback.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import bench, data, export, noise, plots, report, training
+from tfvae import bench, data, evaluation, export, files, noise, plots, report, training
 
 DEFAULT_PREVIEW_SPECS = [f"{name}" for name in noise.FAMILIES if name != "none"]
 
@@ -91,6 +93,24 @@ def evaluate(args):
     print((Path(args.out) / "evaluation.md").read_text())
 
 
+def denoise(args):
+    endpoints = evaluation.load_endpoints(args.model_path)
+    written = files.denoise_files(args.inputs, args.out, endpoints.denoise, endpoints.image_shape, force=args.force)
+    print(f"wrote {len(written)} images to {args.out}")
+
+
+def sample(args):
+    out = _output_file(args.out, args.force)
+    endpoints = evaluation.load_endpoints(args.model_path)
+    if endpoints.kind != "VAE" or args.count < 1:
+        raise ValueError(f"Expected a VAE and --count >= 1. Received: a {endpoints.kind} ({args.model_path}), --count {args.count}.")
+    z = np.random.default_rng(args.seed).standard_normal((args.count, *endpoints.latent_shape)).astype(np.float32)
+    images = endpoints.decode(z)
+    rows = {f"{i + 1}-{min(i + 8, args.count)}": images[i : i + 8] for i in range(0, args.count, 8)}
+    plots.save_image_grid(rows, out, title=f"decoded z ~ N(0, I), seed {args.seed}")
+    print(f"wrote {out}")
+
+
 def run_bench(args):
     bench.run(args.datasets, args.out, fast=args.fast, table=args.table, figures=args.figures)
 
@@ -154,6 +174,22 @@ def build_parser():
     evaluate_command.add_argument("--out", default="evaluation", help="report folder")
     evaluate_command.add_argument("--force", action="store_true", help="overwrite an earlier report in --out")
     evaluate_command.set_defaults(run=evaluate)
+
+    denoise_command = commands.add_parser("denoise", help="denoise your own image files", description=files.__doc__,
+                                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    denoise_command.add_argument("model_path", metavar="MODEL", help="a run folder, .keras file or SavedModel folder")
+    denoise_command.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    denoise_command.add_argument("--out", required=True, help="folder for the denoised images (same names)")
+    denoise_command.add_argument("--force", action="store_true", help="overwrite existing outputs (never inputs)")
+    denoise_command.set_defaults(run=denoise)
+
+    sample_command = commands.add_parser("sample", help="decode random latents of a VAE into a grid")
+    sample_command.add_argument("model_path", metavar="MODEL", help="a VAE run folder, .keras file or SavedModel folder")
+    sample_command.add_argument("-n", "--count", type=int, default=64)
+    sample_command.add_argument("--out", required=True, help="PNG file to write")
+    sample_command.add_argument("--seed", type=int, default=0)
+    sample_command.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    sample_command.set_defaults(run=sample)
 
     bench_command = commands.add_parser("bench", help="train and compare every model of the path", description=bench.__doc__)
     bench_command.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])

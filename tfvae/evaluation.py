@@ -7,6 +7,7 @@ per image, then averaged.
 """
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,9 @@ class Endpoints:
     """What evaluation needs from a model, from a Keras model or from an exported SavedModel."""
 
     denoise: object
+    kind: str  # the model's class: "VAE", "Autoencoder" or "PCA"
+    image_shape: tuple
+    latent_shape: tuple = None
     encode: object = None  # images -> dict with "z_mean" and "z_log_var", or "z"
     decode: object = None  # z -> images
     model: object = None  # the Keras model, when there is one (density scores need it)
@@ -113,8 +117,14 @@ def load_endpoints(path):
         def call(name, **inputs):
             return {k: v.numpy() for k, v in signatures[name](**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
+        from tfvae.export import METADATA_FILE
+
+        metadata = json.loads((path / METADATA_FILE).read_text())
         return Endpoints(
             denoise=lambda x: call("serving_default", images=x)["denoised"],
+            kind=metadata["class"],
+            image_shape=tuple(metadata["image_shape"]),
+            latent_shape=tuple(metadata["latent_shape"]),
             encode=(lambda x: call("encode", images=x)) if "encode" in signatures else None,
             decode=(lambda z: call("decode", z=z)["images"]) if "decode" in signatures else None,
         )
@@ -123,6 +133,9 @@ def load_endpoints(path):
     model = load_model(path)
     return Endpoints(
         denoise=model.predict_on_batch,
+        kind=type(model).__name__,
+        image_shape=tuple(model.image_shape),
+        latent_shape=tuple(model.latent_shape),
         encode=lambda x: {k: v.numpy() for k, v in encoded_outputs(model, tf.constant(x)).items()},
         decode=lambda z: model.decode(tf.constant(z)).numpy(),
         model=model,

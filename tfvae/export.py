@@ -12,10 +12,12 @@ shapes itself, and a tensor of the wrong rank reaching oneDNN's convolution abor
 A bad input fails with InvalidArgumentError naming the shape received and the shape expected.
 """
 
+import json
 import shutil
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 import tfvae.models  # noqa: F401  (registers the classes for loading)
@@ -71,8 +73,44 @@ def build_archive(model):
     return archive
 
 
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
+METADATA_FILE = Path("assets.extra") / "tfvae.json"
+
+
+def write_metadata(saved_model_dir, model):
+    """assets.extra/tfvae.json: image and latent shapes and the model's config, for tools and people."""
+    path = Path(saved_model_dir) / METADATA_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"class": type(model).__name__, "image_shape": list(model.image_shape),
+                "latent_shape": list(model.latent_shape), "config": model.get_config()}
+    path.write_text(json.dumps(metadata, indent=2, default=str))
+    return path
+
+
+def write_warmup_requests(saved_model_dir, name, image_shape, batch_sizes=(1, 8)):
+    """TF Serving's warm-up file: one PredictRequest per batch size on `serving_default`.
+
+    Needs `tensorflow-serving-api` (installed by the Makefile with --no-deps: it would otherwise
+    pull the full `tensorflow` package next to `tensorflow-cpu`). Returns the file, or None
+    when the package is missing.
+    """
+    try:
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    except ImportError:
+        return None
+    path = Path(saved_model_dir) / WARMUP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for batch in batch_sizes:
+            request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=name, signature_name="serving_default"))
+            request.inputs["images"].CopyFrom(tf.make_tensor_proto(np.full((batch, *image_shape), 0.5, np.float32)))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    return path
+
+
 def export_model(model, base_dir, name, version, force=False):
-    """Write `base_dir/name/version/` atomically; returns its path."""
+    """Write `base_dir/name/version/` atomically (with warm-up requests); returns its path."""
     if not isinstance(version, int) or version < 1:
         raise ValueError(f"Expected version to be a positive integer (TF Serving's layout). Received: version={version!r}.")
     target = Path(base_dir) / name / str(version)
@@ -82,6 +120,8 @@ def export_model(model, base_dir, name, version, force=False):
     partial = target.parent / f".{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     build_archive(model).write_out(str(partial), verbose=False)
+    write_warmup_requests(partial, name, model.image_shape)
+    write_metadata(partial, model)
     if target.exists():
         shutil.rmtree(target)
     partial.rename(target)

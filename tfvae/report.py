@@ -90,7 +90,7 @@ def draw_figures(endpoints, results, clean, labels, out, seed, samples):
     steps = np.linspace(0, 1, 8, dtype=np.float32).reshape(-1, *([1] * (z.ndim - 1)))
     rows = {f"{i} -> {j}": endpoints.decode((1 - steps) * z[i] + steps * z[j]) for i, j in ((0, 1), (2, 3), (4, 5))}
     plots.save_image_grid(rows, out / "interpolation.png", title="decoded straight lines between two images' latents")
-    if "z_log_var" in latents:
+    if endpoints.kind == "VAE":
         prior = np.random.default_rng(seed).standard_normal((16, *z.shape[1:])).astype(np.float32)
         plots.save_image_grid({"samples": endpoints.decode(prior[:8]), "": endpoints.decode(prior[8:])}, out / "samples.png",
                               title="decoded z ~ N(0, I)")
