@@ -1,0 +1,43 @@
+"""Latency and throughput of exported models' `serving_default` signature on this CPU.
+
+    python benchmarks/serving.py saved_models/mnist_vae/1 [more SavedModel folders]
+
+Batch 1: p50 / p99 latency over --calls calls. Batch 256: images/s. Prints a Markdown table.
+"""
+
+import argparse
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tfvae.evaluation import load_endpoints
+
+
+def latencies_ms(serve, images, calls):
+    serve(images=images)  # warm up
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        serve(images=images)
+        times.append(1000 * (time.perf_counter() - start))
+    return np.array(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("saved_models", nargs="+")
+    parser.add_argument("--calls", type=int, default=200)
+    args = parser.parse_args()
+    print("| model | batch 1 p50 ms | batch 1 p99 ms | batch 256 img/s |")
+    print("|---|---|---|---|")
+    for path in args.saved_models:
+        shape = load_endpoints(path).image_shape
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        one = latencies_ms(serve, tf.fill((1, *shape), 0.5), args.calls)
+        many = latencies_ms(serve, tf.fill((256, *shape), 0.5), max(5, args.calls // 20))
+        print(f"| {path} | {np.percentile(one, 50):.2f} | {np.percentile(one, 99):.2f} | {256 / (np.median(many) / 1000):,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
