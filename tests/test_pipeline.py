@@ -66,3 +66,13 @@ def test_bad_arguments(images, kwargs, message):
 def test_rejects_uint8_images(images):
     with pytest.raises(ValueError, match="uint8"):
         make_dataset((images * 255).astype(np.uint8), "gaussian", 8, 0, True)
+
+
+def test_binarize_draws_fresh_bernoulli_targets_with_the_right_mean(images):
+    dataset = make_dataset(images, "none", 16, seed=0, training=True, binarize=True)
+    first, second = epochs(dataset)
+    clean = np.concatenate([c for _, c in first])
+    assert set(np.unique(clean)) <= {0.0, 1.0}
+    assert abs(clean.mean() - images.mean()) < 0.02  # P(pixel = 1) = its intensity
+    np.testing.assert_array_equal(first[0][0], first[0][1])  # "none": input is the binarized target
+    assert not np.array_equal(np.sort(clean, axis=None), np.sort(np.concatenate([c for _, c in second]), axis=None))

@@ -133,6 +133,7 @@ def test_cli_flags_map_onto_the_config(capsys):
     parser = cli.build_parser()
     args = parser.parse_args(["train", "--arch", "conv", "--latent-dim", "12", "--time-budget", "60", "--beta", "0.5"])
     assert (args.arch, args.latent_dim, args.time_budget, args.beta, args.epochs) == ("conv", 12, 60.0, 0.5, 10)
+    assert not args.binarize and parser.parse_args(["train", "--binarize"]).binarize is True
     assert cli.main(["train", "--time-budget", "0", "--out", "unused"]) == 1
     assert "time_budget=0" in capsys.readouterr().err
 

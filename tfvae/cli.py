@@ -120,9 +120,11 @@ def add_dataclass_flags(parser, config_class):
     for field in dataclasses.fields(config_class):
         kind = typing.get_type_hints(config_class)[field.name]
         kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)  # Optional[X] -> X
-        parser.add_argument(
-            "--" + field.name.replace("_", "-"), type=kind, default=field.default, help=f"{field.metadata['help']} (default: {field.default})"
-        )
+        flag, help_text = "--" + field.name.replace("_", "-"), f"{field.metadata['help']} (default: {field.default})"
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", default=field.default, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, default=field.default, help=help_text)
 
 
 def build_parser():

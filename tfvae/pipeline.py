@@ -21,7 +21,12 @@ def default_noise_device():
     return None
 
 
-def make_dataset(images, noise, batch_size, seed, training, device="auto"):
+def binarized(images, seed):
+    """A seeded Bernoulli sample of the pixels: 1 with probability equal to the intensity."""
+    return tf.cast(tf.random.stateless_uniform(tf.shape(images), seed) < images, images.dtype)
+
+
+def make_dataset(images, noise, batch_size, seed, training, device="auto", binarize=False):
     """A tf.data.Dataset of `(noisy, clean)` float32 batches.
 
     Args:
@@ -33,6 +38,8 @@ def make_dataset(images, noise, batch_size, seed, training, device="auto"):
             and the noise fixed (comparable validation scores).
         device: where the noise is generated: "auto" (the GPU when one is visible), None (host),
             or a device name; clean batches are copied there first.
+        binarize: replace each clean batch by a fresh Bernoulli sample of it (dynamically
+            binarized MNIST, the density-modelling setting); noise is then added to that.
     """
     images = check_images(images)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -52,5 +59,7 @@ def make_dataset(images, noise, batch_size, seed, training, device="auto"):
     device = default_noise_device() if device == "auto" else device
     if device:
         batches = batches.apply(tf.data.experimental.copy_to_device(device))
+    if binarize:
+        batches = batches.map(lambda x, s: (binarized(x, tf.random.experimental.stateless_fold_in(s, 1)), s))
     batches = batches.map(lambda x, s: (noise(x, s), x), num_parallel_calls=tf.data.AUTOTUNE)
     return batches.prefetch(tf.data.AUTOTUNE)

@@ -36,6 +36,7 @@ class TrainConfig:
     arch: str = dataclasses.field(default="conv-spatial", metadata={"help": "mlp | conv | conv-spatial | conv-residual"})
     dataset: str = dataclasses.field(default="mnist", metadata={"help": "mnist | fashion_mnist | cifar10 | PATH | a+b"})
     noise: str = dataclasses.field(default="gaussian:0-0.5", metadata={"help": "training noise spec ('none': plain autoencoder)"})
+    binarize: bool = dataclasses.field(default=False, metadata={"help": "train on fresh Bernoulli samples of the images (binarized MNIST)"})
     width: Optional[int] = dataclasses.field(default=None, metadata={"help": "hidden width (default: the model's)"})
     latent_dim: Optional[int] = dataclasses.field(
         default=None, metadata={"help": "latent size / channels; PCA components (default: the model's; PCA: best on validation)"}
@@ -144,8 +145,8 @@ def fit_network(config, run_dir, train_images, validation_images):
     if config.time_budget:
         callbacks.append(TimeBudget(config.time_budget))
     history = model.fit(
-        make_dataset(train_images, config.noise, config.batch_size, config.seed, training=True),
-        validation_data=make_dataset(validation_images, config.noise, 256, config.seed, training=False),
+        make_dataset(train_images, config.noise, config.batch_size, config.seed, training=True, binarize=config.binarize),
+        validation_data=make_dataset(validation_images, config.noise, 256, config.seed, training=False, binarize=config.binarize),
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
         callbacks=callbacks,
