@@ -6,29 +6,17 @@ Trained on (clean, clean) it is a plain autoencoder; on (noisy, clean) a denoisi
 import keras
 import tensorflow as tf
 
-from tfvae.models import networks
+from tfvae.models.base import EncoderDecoder
 from tfvae.images import check_image_batch
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class Autoencoder(keras.Model):
+class Autoencoder(EncoderDecoder):
     """Deterministic encoder/decoder; same architectures and hyperparameters as `VAE`."""
 
     def __init__(self, image_shape, arch="conv", width=32, latent_dim=16, latent_stride=4, **kwargs):
-        super().__init__(**kwargs)
-        self.image_shape = tuple(image_shape)
-        self.arch, self.width, self.latent_dim, self.latent_stride = arch, width, latent_dim, latent_stride
-        self.encoder = networks.build_encoder(arch, self.image_shape, width, latent_dim, latent_stride, ("z",))
-        self.decoder = networks.build_decoder(arch, self.image_shape, width, latent_dim, latent_stride)
+        super().__init__(image_shape, arch, width, latent_dim, latent_stride, heads=("z",), **kwargs)
         self.build((None, *self.image_shape))
-
-    def build(self, input_shape):
-        self.built = True  # encoder and decoder are functional models, built on creation
-
-    @property
-    def latent_shape(self):
-        """Shape of one z (without the batch axis)."""
-        return tuple(self.decoder.inputs[0].shape[1:])
 
     def call(self, images, training=False):
         return self.decode(self.encode(images, training=training), training=training)
@@ -41,13 +29,3 @@ class Autoencoder(keras.Model):
         so the squared error keeps a gradient everywhere)."""
         output = self.decoder(z, training=training)
         return output if training else tf.clip_by_value(output, 0.0, 1.0)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "image_shape": self.image_shape,
-            "arch": self.arch,
-            "width": self.width,
-            "latent_dim": self.latent_dim,
-            "latent_stride": self.latent_stride,
-        }

@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfvae.images import check_image_batch
 from tfvae.layers import Sampling
 from tfvae.metrics import psnr
-from tfvae.models import networks
+from tfvae.models.base import EncoderDecoder
 from tfvae.models.likelihoods import LIKELIHOODS
 
 
@@ -24,7 +24,7 @@ def kl_divergence(z_mean, z_log_var):
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class VAE(keras.Model):
+class VAE(EncoderDecoder):
     """A VAE for denoising: encoder(noisy) -> z ~ q(z | noisy) -> decoder(z) ~ p(clean | z).
 
     Args:
@@ -57,22 +57,19 @@ class VAE(keras.Model):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
         # === Config ===
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"Expected likelihood in {sorted(LIKELIHOODS)}. Received: likelihood={likelihood!r}.")
         for name, value in (("sigma_x", sigma_x), ("beta", beta), ("kl_warmup_steps", kl_warmup_steps), ("free_bits", free_bits)):
             if not value >= 0 or (name == "sigma_x" and not value > 0):
                 raise ValueError(f"Expected {name} {'> 0' if name == 'sigma_x' else '>= 0'}. Received: {name}={value!r}.")
-        self.image_shape = tuple(image_shape)
-        self.arch, self.width, self.latent_dim, self.latent_stride = arch, width, latent_dim, latent_stride
+
+        # === Layers: encoder, decoder (EncoderDecoder), sampling ===
+        super().__init__(image_shape, arch, width, latent_dim, latent_stride, heads=("z_mean", "z_log_var"), **kwargs)
+        self.sampling = Sampling(seed=seed, name="sampling")
         self.likelihood, self.sigma_x, self.beta = likelihood, sigma_x, beta
         self.kl_warmup_steps, self.free_bits, self.seed = kl_warmup_steps, free_bits, seed
 
-        # === Layers ===
-        self.encoder = networks.build_encoder(arch, self.image_shape, width, latent_dim, latent_stride, ("z_mean", "z_log_var"))
-        self.sampling = Sampling(seed=seed, name="sampling")
-        self.decoder = networks.build_decoder(arch, self.image_shape, width, latent_dim, latent_stride)
         self.log_sigma_x = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(math.log(sigma_x)),
@@ -86,9 +83,6 @@ class VAE(keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.psnr_tracker = keras.metrics.Mean(name="psnr")
         self.build((None, *self.image_shape))
-
-    def build(self, input_shape):
-        self.built = True  # encoder and decoder are functional models, built on creation
 
     @property
     def metrics(self):
@@ -106,11 +100,6 @@ class VAE(keras.Model):
     def decode(self, z, training=False):
         """Mean image of p(x | z), in [0, 1]."""
         return LIKELIHOODS[self.likelihood].mean(self.decoder(z, training=training))
-
-    @property
-    def latent_shape(self):
-        """Shape of one z (without the batch axis)."""
-        return tuple(self.decoder.inputs[0].shape[1:])
 
     def sample(self, count, seed=0):
         """`count` images decoded from z ~ N(0, I)."""
@@ -163,11 +152,6 @@ class VAE(keras.Model):
     def get_config(self):
         return {
             **super().get_config(),
-            "image_shape": self.image_shape,
-            "arch": self.arch,
-            "width": self.width,
-            "latent_dim": self.latent_dim,
-            "latent_stride": self.latent_stride,
             "likelihood": self.likelihood,
             "sigma_x": self.sigma_x,
             "beta": self.beta,
