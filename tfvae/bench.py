@@ -12,29 +12,30 @@ from pathlib import Path
 from tfvae import baselines, data, plots, training
 from tfvae.evaluation import HEADLINE_SIGMAS, HEADLINE_SPECS, compare
 
-# name -> (TrainConfig fields, training steps)
+# name -> (run folder name, TrainConfig fields, training steps, datasets it runs on (None: all))
 MODELS = {
-    "PCA (k chosen on validation)": ({"model": "pca"}, 0),
-    "AE conv (clean -> clean)": ({"model": "ae", "arch": "conv", "noise": "none"}, 1000),
-    "DAE conv": ({"model": "ae", "arch": "conv"}, 1000),
-    "seed MLP VAE 784-400-20, BCE": ({"model": "vae", "arch": "mlp", "width": 400, "latent_dim": 20, "likelihood": "bernoulli"}, 2000),
-    "conv VAE (global latent 16)": ({"model": "vae", "arch": "conv", "latent_dim": 16}, 1000),
-    "conv-spatial VAE (latent H/2 x W/2 x 4)": ({"model": "vae", "arch": "conv-spatial"}, 2000),
-    "conv-residual VAE (latent H x W x 3)": ({"model": "vae", "arch": "conv-residual", "latent_dim": 3}, 2000),
+    "PCA (k chosen on validation)": ("PCA", {"model": "pca"}, 0, None),
+    "AE conv (clean -> clean)": ("AE_conv", {"model": "ae", "arch": "conv", "noise": "none"}, 1000, None),
+    "DAE conv": ("DAE_conv", {"model": "ae", "arch": "conv"}, 1000, None),
+    "seed MLP VAE 784-400-20, BCE": (
+        "seed_MLP_VAE_784-400-20,_BCE", {"model": "vae", "arch": "mlp", "width": 400, "latent_dim": 20, "likelihood": "bernoulli"}, 2000, None),
+    "conv VAE (global latent 16)": ("conv_VAE", {"model": "vae", "arch": "conv", "latent_dim": 16}, 1000, None),
+    "conv-spatial VAE (latent H/2 x W/2 x 4)": ("conv-spatial_VAE", {"model": "vae", "arch": "conv-spatial"}, 2000, None),
+    "conv-residual VAE (latent H x W x 3)": ("conv-residual_VAE", {"model": "vae", "arch": "conv-residual", "latent_dim": 3}, 2000, None),
+    "conv-spatial VAE, sigma_x 0.02, 3000 steps": (
+        "conv-spatial_VAE_sigma0.02", {"model": "vae", "arch": "conv-spatial", "sigma_x": 0.02}, 3000, ("cifar10",)),
 }
 STEPS_PER_EPOCH = 250
 FAST_BUDGET = {"train_size": 512, "validation_size": 128, "epochs": 1, "steps_per_epoch": 2}
 
 
-def run_folder(out, dataset, name):
-    return Path(out) / dataset / name.split(" (")[0].replace(" ", "_")
-
-
 def train_all(dataset, out, fast, models=MODELS):
     """Train (or reuse) every model; returns {name: run folder}."""
     runs = {}
-    for name, (fields, steps) in models.items():
-        run_dir = run_folder(out, dataset, name)
+    for name, (folder, fields, steps, datasets) in models.items():
+        if datasets and dataset not in datasets:
+            continue
+        run_dir = Path(out) / dataset / folder
         if not (run_dir / training.FINAL_MODEL).exists():
             budget = FAST_BUDGET if fast else {"epochs": max(1, steps // STEPS_PER_EPOCH), "steps_per_epoch": min(steps, STEPS_PER_EPOCH) or None}
             training.train(training.TrainConfig(dataset=dataset, out=str(run_dir), **{**fields, **budget}))
