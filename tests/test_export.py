@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -100,3 +101,26 @@ def test_warmup_requests_parse_and_run_against_the_signature(tmp_path):
         assert request.model_spec.name == "vae" and request.model_spec.signature_name == "serving_default"
         images = tf.make_ndarray(request.inputs["images"])
         assert serve(images=tf.constant(images))["denoised"].shape == images.shape
+
+
+def test_saved_model_cli_lists_the_three_signatures(tmp_path):
+    target = export.export_model(MODELS["vae"](), tmp_path, "vae", 1)
+    cli_path = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    shown = subprocess.run([cli_path, "show", "--dir", str(target), "--tag_set", "serve"], capture_output=True, text=True, check=True)
+    for name in ("serving_default", "encode", "decode"):
+        assert f'"{name}"' in shown.stdout
+
+
+def test_keras_round_trip_keeps_weights_and_optimizer_state(tmp_path):
+    import keras
+
+    vae = MODELS["vae"]()
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    vae.fit(IMAGES, IMAGES, epochs=2, batch_size=5, verbose=0)
+    vae.save(tmp_path / "vae.keras")
+    restored = keras.models.load_model(tmp_path / "vae.keras", safe_mode=True)
+    assert int(restored.optimizer.iterations) == int(vae.optimizer.iterations) == 2
+    for saved, loaded in zip(vae.optimizer.variables, restored.optimizer.variables):
+        np.testing.assert_array_equal(saved, loaded)
+    for saved, loaded in zip(vae.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(saved, loaded)
