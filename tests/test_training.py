@@ -121,7 +121,7 @@ def test_existing_run_folders_are_never_overwritten(tmp_path):
     "kwargs, message",
     [({"time_budget": 0}, "time_budget=0"), ({"time_budget": -5.0}, "time_budget=-5.0"), ({"epochs": 0}, "epochs=0"),
      ({"batch_size": -1}, "batch_size=-1"), ({"model": "gan"}, "model='gan'"), ({"noise": "gaussian:-1"}, "non-negative"),
-     ({"learning_rate": float("nan")}, "learning_rate=nan")],
+     ({"learning_rate": float("nan")}, "learning_rate=nan"), ({"xla": "yes"}, "xla=.yes.")],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
