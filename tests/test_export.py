@@ -61,9 +61,10 @@ def test_bad_input_to_the_endpoint_is_a_clear_error(tmp_path):
         serve(images=tf.constant(IMAGES * 255))
     with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or Inf"):
         serve(images=tf.constant(np.full((1, 16, 16, 1), np.nan, np.float32)))
-    for bad in (IMAGES[..., 0], np.zeros((2, 16, 16, 3), np.float32), np.zeros((2, 8, 8, 1), np.float32)):
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"Expected images of shape \(N, 16, 16, 1\)"):
-            serve(images=tf.constant(bad))
+    for endpoint in (serve, loaded.signatures["encode"]):
+        for bad in (IMAGES[..., 0], np.zeros((2, 16, 16, 3), np.float32), np.zeros((2, 8, 8, 1), np.float32)):
+            with pytest.raises(tf.errors.InvalidArgumentError, match=r"Expected images of shape \(N, 16, 16, 1\)"):
+                endpoint(images=tf.constant(bad))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"Expected z of shape \(N, 8, 8, 2\)"):
         loaded.signatures["decode"](z=tf.zeros((1, 4, 4, 2)))
     with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor but is a uint8"):
