@@ -1,7 +1,7 @@
 """The `tfvae` command line: thin glue over the package's modules.
 
     tfvae data info mnist                                   # counts, shape, range, origin
-    tfvae data info path/to/cifar-10-batches-bin --split test
+    tfvae data info path/to/cifar-10-batches-bin            # train, validation and test splits
     tfvae noise preview cifar10 --out noise.png             # one row per noise family
     tfvae noise preview mnist --noise gaussian:0.3 --noise salt_pepper:0.1 --out grid.png
     tfvae train --model vae --arch conv-spatial --dataset mnist --noise gaussian:0-0.5 \
@@ -26,7 +26,7 @@ import numpy as np
 
 from tfvae import bench, data, evaluation, export, files, noise, plots, report, training
 
-DEFAULT_PREVIEW_SPECS = [f"{name}" for name in noise.FAMILIES if name != "none"]
+DEFAULT_PREVIEW_SPECS = [name for name in noise.FAMILIES if name != "none"]
 
 
 def _output_file(path, force):
