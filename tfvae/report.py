@@ -18,6 +18,7 @@ from tfvae.images import check_images
 from tfvae.noise import add_noise
 
 MODEL_NAME = "model"
+UNCERTAINTY_NOISE = "gaussian:0.3"
 
 
 def evaluate(model_path, dataset, split="validation", out="evaluation", specs=NOISE_GRID, seed=0, limit=None,
@@ -45,9 +46,17 @@ def evaluate(model_path, dataset, split="validation", out="evaluation", specs=NO
         results["density"] = density.density_scores(endpoints.model, clean, samples=density_samples, seed=seed)
         results["latent_usage"] = density.latent_usage(endpoints.model, clean)
     out.mkdir(parents=True, exist_ok=True)
+    if endpoints.kind == "VAE" and samples > 1:
+        noisy, mean, std = posterior_spread(endpoints, clean[:256], seed, samples)
+        results["uncertainty"] = {"noise": UNCERTAINTY_NOISE, "samples": samples, "images": len(mean),
+                                  "mean_pixel_std": float(std.mean()),
+                                  "std_error_correlation": float(np.corrcoef(std.ravel(), np.abs(mean - clean[:256]).ravel())[0, 1])}
+        plots.save_image_grid({f"noisy {UNCERTAINTY_NOISE}": noisy[:8], "posterior mean": mean[:8],
+                               f"std (x{1 / max(float(std[:8].max()), 1e-6):.0f})": std[:8] / max(float(std[:8].max()), 1e-6),
+                               "clean": clean[:8]}, out / "uncertainty.png", title=f"uncertainty from {samples} posterior samples")
     (out / "evaluation.json").write_text(json.dumps(results, indent=2))
     (out / "evaluation.md").write_text(summary(results, specs))
-    draw_figures(endpoints, results, clean, labels, out, seed, samples)
+    draw_figures(endpoints, results, clean, labels, out, seed)
     return results
 
 
@@ -55,6 +64,10 @@ def summary(results, specs):
     lines = [f"Evaluation of {results['model']} on {results['dataset']} / {results['split']} "
              f"({results['images']} images, seed {results['seed']}): PSNR dB / SSIM.", "",
              markdown_table(results["denoising"], specs)]
+    if "uncertainty" in results:
+        u = results["uncertainty"]
+        lines += [f"Uncertainty ({u['samples']} posterior samples, {u['noise']}): mean per-pixel std {u['mean_pixel_std']:.4f}; "
+                  f"correlation of std with |error| {u['std_error_correlation']:.2f}.", ""]
     if "density" in results:
         d, usage = results["density"], results["latent_usage"]
         lines += [f"ELBO {d['elbo_nats']:.2f} nats; importance-weighted NLL (k={d['samples']}) {d['nll_nats']:.2f} nats "
@@ -63,7 +76,7 @@ def summary(results, specs):
     return "\n".join(lines)
 
 
-def draw_figures(endpoints, results, clean, labels, out, seed, samples):
+def draw_figures(endpoints, results, clean, labels, out, seed):
     sigmas = [s for s, spec in zip(HEADLINE_SIGMAS, HEADLINE_SPECS) if all(spec in r for r in results["denoising"].values())]
     curves = {name: [by_spec[f"gaussian:{s:g}"]["psnr"] for s in sigmas] for name, by_spec in results["denoising"].items()}
     if sigmas:
@@ -94,19 +107,14 @@ def draw_figures(endpoints, results, clean, labels, out, seed, samples):
         prior = np.random.default_rng(seed).standard_normal((16, *z.shape[1:])).astype(np.float32)
         plots.save_image_grid({"samples": endpoints.decode(prior[:8]), "": endpoints.decode(prior[8:])}, out / "samples.png",
                               title="decoded z ~ N(0, I)")
-        if samples > 1:
-            draw_uncertainty(endpoints, shown, out, seed, samples)
 
 
-def draw_uncertainty(endpoints, clean, out, seed, samples):
-    """Decode `samples` posterior draws per noisy image; show their mean and per-pixel std."""
-    noisy = add_noise(check_images(clean), "gaussian:0.3", seed=seed)
+def posterior_spread(endpoints, clean, seed, samples):
+    """(noisy, mean, per-pixel std) of `samples` decoded posterior draws per noisy image."""
+    noisy = add_noise(check_images(clean), UNCERTAINTY_NOISE, seed=seed)
     latents = endpoints.encode(noisy)
     rng = np.random.default_rng(seed)
     draws = np.stack([endpoints.decode(latents["z_mean"] + np.exp(0.5 * latents["z_log_var"])
                                        * rng.standard_normal(latents["z_mean"].shape).astype(np.float32))
                       for _ in range(samples)])
-    std = draws.std(axis=0)
-    scale = max(float(std.max()), 1e-6)
-    plots.save_image_grid({"noisy 0.3": noisy, "posterior mean": draws.mean(axis=0), f"std (x{1 / scale:.0f})": std / scale,
-                           "clean": clean}, out / "uncertainty.png", title=f"uncertainty from {samples} posterior samples")
+    return noisy, draws.mean(axis=0), draws.std(axis=0)
