@@ -47,13 +47,7 @@ def evaluate(model_path, dataset, split="validation", out="evaluation", specs=NO
         results["latent_usage"] = density.latent_usage(endpoints.model, clean)
     out.mkdir(parents=True, exist_ok=True)
     if endpoints.kind == "VAE" and samples > 1:
-        noisy, mean, std = posterior_spread(endpoints, clean[:256], seed, samples)
-        results["uncertainty"] = {"noise": UNCERTAINTY_NOISE, "samples": samples, "images": len(mean),
-                                  "mean_pixel_std": float(std.mean()),
-                                  "std_error_correlation": float(np.corrcoef(std.ravel(), np.abs(mean - clean[:256]).ravel())[0, 1])}
-        plots.save_image_grid({f"noisy {UNCERTAINTY_NOISE}": noisy[:8], "posterior mean": mean[:8],
-                               f"std (x{1 / max(float(std[:8].max()), 1e-6):.0f})": std[:8] / max(float(std[:8].max()), 1e-6),
-                               "clean": clean[:8]}, out / "uncertainty.png", title=f"uncertainty from {samples} posterior samples")
+        results["uncertainty"] = uncertainty_report(endpoints, clean[:256], seed, samples, out)
     (out / "evaluation.json").write_text(json.dumps(results, indent=2))
     (out / "evaluation.md").write_text(summary(results, specs))
     draw_figures(endpoints, results, clean, labels, out, seed)
@@ -107,6 +101,17 @@ def draw_figures(endpoints, results, clean, labels, out, seed):
         prior = np.random.default_rng(seed).standard_normal((16, *z.shape[1:])).astype(np.float32)
         plots.save_image_grid({"samples": endpoints.decode(prior[:8]), "": endpoints.decode(prior[8:])}, out / "samples.png",
                               title="decoded z ~ N(0, I)")
+
+
+def uncertainty_report(endpoints, clean, seed, samples, out):
+    """Summary of the posterior spread (how unsure, and whether unsure where wrong); draws uncertainty.png."""
+    noisy, mean, std = posterior_spread(endpoints, clean, seed, samples)
+    scale = max(float(std[:8].max()), 1e-6)
+    rows = {f"noisy {UNCERTAINTY_NOISE}": noisy[:8], "posterior mean": mean[:8], f"std (x{1 / scale:.0f})": std[:8] / scale,
+            "clean": clean[:8]}
+    plots.save_image_grid(rows, out / "uncertainty.png", title=f"uncertainty from {samples} posterior samples")
+    return {"noise": UNCERTAINTY_NOISE, "samples": samples, "images": len(clean), "mean_pixel_std": float(std.mean()),
+            "std_error_correlation": float(np.corrcoef(std.ravel(), np.abs(mean - clean).ravel())[0, 1])}
 
 
 def posterior_spread(endpoints, clean, seed, samples):
