@@ -11,6 +11,7 @@
     tfvae evaluate saved_models/mnist_vae/1 --dataset mnist --split test --samples 16 --out eval_test
     tfvae denoise saved_models/mnist_vae/1 my_scans/ photo.png --out denoised/
     tfvae sample saved_models/mnist_vae/1 -n 64 --out samples.png
+    tfvae tune --dataset mnist --tuner random --max-trials 8 --epochs 3 --dir tuning/mnist --out runs/mnist_best
 
 Datasets are found in --data-dir, $TFVAE_DATA_DIR/<name>, /usr/share/datasets/fashion-mnist,
 then TFDS. Errors print one line and exit 1; --debug shows the traceback.
@@ -111,6 +112,17 @@ def sample(args):
     print(f"wrote {out}")
 
 
+def tune(args):
+    from tfvae import tuning
+
+    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
+    config = training.TrainConfig(**{name: value for name, value in vars(args).items() if name in fields})
+    trials = tuning.tune(config, args.dir, tuner=args.tuner, max_trials=args.max_trials, objective=args.objective,
+                         search_extra=args.search_extra)
+    print(tuning.trials_table(trials))
+    print(f"best configuration retrained into {config.out}; trials in {args.dir}/best_trials.json, plot {args.dir}/search.png")
+
+
 def run_bench(args):
     bench.run(args.datasets, args.out, fast=args.fast, table=args.table, figures=args.figures)
 
@@ -192,6 +204,15 @@ def build_parser():
     sample_command.add_argument("--seed", type=int, default=0)
     sample_command.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     sample_command.set_defaults(run=sample)
+
+    tune_command = commands.add_parser("tune", help="keras-tuner search over latent size and width", epilog=noise.SPEC_HELP)
+    add_dataclass_flags(tune_command, training.TrainConfig)
+    tune_command.add_argument("--dir", required=True, help="search folder (rerun to resume)")
+    tune_command.add_argument("--tuner", default="random", help="random | bayesian | hyperband")
+    tune_command.add_argument("--max-trials", type=int, default=8)
+    tune_command.add_argument("--objective", default="val_psnr", help="val_psnr (max) | val_loss (min, negative ELBO)")
+    tune_command.add_argument("--search-extra", action="store_true", help="also search beta, learning rate, architecture")
+    tune_command.set_defaults(run=tune)
 
     bench_command = commands.add_parser("bench", help="train and compare every model of the path", description=bench.__doc__)
     bench_command.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])

@@ -54,3 +54,20 @@ def save_scatter(points, labels, path, title):
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def save_search(points, path, objective):
+    """Save the tuning objective against latent size, one line per hidden width ((latent, width, score) points)."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for width in sorted({w for _, w, _ in points}):
+        chosen = sorted((latent, score) for latent, w, score in points if w == width)
+        axis.plot([p[0] for p in chosen], [p[1] for p in chosen], marker="o", label=f"width {width}")
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("latent size (channels)")
+    axis.set_ylabel(objective)
+    axis.set_title("keras-tuner search")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,40 @@
+import json
+
+import pytest
+
+from tfvae import cli, export, tuning
+from tfvae.training import TrainConfig
+
+TINY = ["--dataset", "mnist", "--train-size", "256", "--validation-size", "64", "--batch-size", "32", "--epochs", "1",
+        "--steps-per-epoch", "4"]
+
+
+@pytest.mark.real_data
+def test_tiny_search_completes_resumes_and_retrains_the_best(real_data, tmp_path, capsys):
+    args = ["tune", *TINY, "--dir", str(tmp_path / "search"), "--tuner", "random", "--out", str(tmp_path / "best")]
+    assert cli.main(args + ["--max-trials", "2"]) == 0
+    trials = json.loads((tmp_path / "search" / "best_trials.json").read_text())
+    assert len(trials) == 2 and trials[0]["score"] >= trials[1]["score"]  # val_psnr: higher first
+    assert set(trials[0]["hyperparameters"]) == {"latent_dim", "width"}
+    assert (tmp_path / "search" / "search.png").exists()
+    best = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert (best["latent_dim"], best["width"]) == (trials[0]["hyperparameters"]["latent_dim"], trials[0]["hyperparameters"]["width"])
+    assert export.export_model(export.load_model(tmp_path / "best"), tmp_path / "served", "best", 1).exists()
+    # Rerunning the same search with a larger budget continues it: two old trials + one new.
+    assert cli.main(["tune", *TINY, "--dir", str(tmp_path / "search"), "--max-trials", "3", "--out", str(tmp_path / "best2")]) == 0
+    assert len(json.loads((tmp_path / "search" / "best_trials.json").read_text())) == 3
+
+
+def test_objectives_match_what_test_step_reports():
+    from tfvae.models import VAE
+
+    reported = {f"val_{metric.name}" for metric in VAE((16, 16, 1), width=8, latent_dim=2).metrics}
+    assert set(tuning.OBJECTIVES) <= reported
+
+
+def test_bad_tuner_and_objective(tmp_path):
+    hypermodel = tuning.DenoisingVAEHyperModel(TrainConfig(), (16, 16, 1))
+    with pytest.raises(ValueError, match="tuner='grid'"):
+        tuning.make_tuner(hypermodel, "grid", "val_psnr", tmp_path, 2, 0, 1)
+    with pytest.raises(ValueError, match="objective='val_ssim'"):
+        tuning.make_tuner(hypermodel, "random", "val_ssim", tmp_path, 2, 0, 1)

@@ -1,0 +1,92 @@
+"""keras-tuner over latent size and hidden width (and optionally beta, learning rate, architecture).
+
+    best = tune(TrainConfig(dataset="mnist", epochs=3), directory="tuning/mnist", tuner="random", max_trials=8)
+
+Objective `val_psnr` (max, denoising) or `val_loss` (min, the negative ELBO for density
+modelling): both are what `VAE.test_step` reports, prefixed by Keras with `val_`. Rerunning with
+the same `directory` continues the search (keras-tuner reloads its oracle). The best
+configuration is retrained into a normal run folder, so `tfvae export` works on it.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+
+from tfvae import plots, training
+from tfvae.models import VAE
+from tfvae.pipeline import make_dataset
+
+OBJECTIVES = {"val_psnr": "max", "val_loss": "min"}
+TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
+LATENT_DIMS = (2, 4, 8, 16)
+WIDTHS = (16, 32, 64)
+
+
+class DenoisingVAEHyperModel(kt.HyperModel):
+    """Builds a compiled VAE from a TrainConfig plus the searched hyperparameters."""
+
+    def __init__(self, config, image_shape, search_extra=False):
+        super().__init__(name="vae")
+        self.config, self.image_shape, self.search_extra = config, tuple(image_shape), search_extra
+
+    def build(self, hp):
+        kwargs = {**self.config.model_kwargs(), "latent_dim": hp.Choice("latent_dim", LATENT_DIMS), "width": hp.Choice("width", WIDTHS)}
+        learning_rate = self.config.learning_rate
+        if self.search_extra:
+            kwargs["beta"] = hp.Float("beta", 0.1, 2.0, sampling="log")
+            kwargs["arch"] = hp.Choice("arch", ["conv-spatial", "conv-residual"])
+            learning_rate = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log")
+        model = VAE(self.image_shape, **kwargs)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=self.config.steps_per_execution)
+        return model
+
+
+def make_tuner(hypermodel, name, objective, directory, max_trials, seed, epochs):
+    if name not in TUNERS:
+        raise ValueError(f"Expected tuner in {sorted(TUNERS)}. Received: tuner={name!r}.")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"Expected objective in {sorted(OBJECTIVES)}. Received: objective={objective!r}.")
+    common = {"objective": kt.Objective(objective, OBJECTIVES[objective]), "directory": str(directory),
+              "project_name": "search", "overwrite": False, "seed": seed}
+    if name == "hyperband":
+        return kt.Hyperband(hypermodel, max_epochs=epochs, **common)
+    return TUNERS[name](hypermodel, max_trials=max_trials, **common)
+
+
+def best_trials(tuner, count=5):
+    """[{trial, score, hyperparameters}] of the best finished trials."""
+    return [{"trial": t.trial_id, "score": t.score, "hyperparameters": t.hyperparameters.values}
+            for t in tuner.oracle.get_best_trials(count)]
+
+
+def tune(config, directory, tuner="random", max_trials=8, objective="val_psnr", search_extra=False):
+    """Search, write best_trials.json and search.png into `directory`, retrain the best config to
+    `config.out`; returns the best trials."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    train_images, validation_images = training.load_splits(config)
+    hypermodel = DenoisingVAEHyperModel(config, train_images.shape[1:], search_extra)
+    search = make_tuner(hypermodel, tuner, objective, directory, max_trials, config.seed, config.epochs)
+    callbacks = [training.TimeBudget(config.time_budget)] if config.time_budget else []
+    search.search(
+        make_dataset(train_images, config.noise, config.batch_size, config.seed, training=True),
+        validation_data=make_dataset(validation_images, config.noise, 256, config.seed, training=False),
+        epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, callbacks=callbacks, shuffle=False, verbose=0,
+    )
+    trials = best_trials(search, count=len(search.oracle.trials))
+    (directory / "best_trials.json").write_text(json.dumps(trials, indent=2))
+    points = [(t["hyperparameters"]["latent_dim"], t["hyperparameters"]["width"], t["score"]) for t in trials if t["score"] is not None]
+    plots.save_search(points, directory / "search.png", objective)
+    best = trials[0]["hyperparameters"]
+    fields = {name: best[name] for name in ("latent_dim", "width", "beta", "arch", "learning_rate") if name in best}
+    training.train(dataclasses.replace(config, **fields))
+    return trials
+
+
+def trials_table(trials):
+    lines = ["| trial | score | hyperparameters |", "|---|---|---|"]
+    lines += [f"| {t['trial']} | {t['score']:.3f} | {t['hyperparameters']} |" for t in trials if t["score"] is not None]
+    return "\n".join(lines)
