@@ -38,3 +38,27 @@ def test_bad_tuner_and_objective(tmp_path):
         tuning.make_tuner(hypermodel, "grid", "val_psnr", tmp_path, 2, 0, 1)
     with pytest.raises(ValueError, match="objective='val_ssim'"):
         tuning.make_tuner(hypermodel, "random", "val_ssim", tmp_path, 2, 0, 1)
+
+
+@pytest.mark.real_data
+def test_distributed_search_with_a_chief_and_a_worker(real_data, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "tfvae.cli", "tune", *TINY, "--dir", str(tmp_path / "search"), "--max-trials", "2",
+               "--out", str(tmp_path / "best")]
+    base = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port), "CI": "true"}
+    chief = subprocess.Popen(command, env={**base, "KERASTUNER_TUNER_ID": "chief"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(command, env={**base, "KERASTUNER_TUNER_ID": "tuner0"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker_out, _ = worker.communicate(timeout=600)
+    chief_out, _ = chief.communicate(timeout=600)
+    assert worker.returncode == 0, worker_out[-2000:]
+    assert chief.returncode == 0, chief_out[-2000:]
+    trials = json.loads((tmp_path / "search" / "best_trials.json").read_text())
+    assert len(trials) == 2 and all(t["score"] is not None for t in trials)
+    assert (tmp_path / "best" / "model.keras").exists()

@@ -6,10 +6,16 @@ Objective `val_psnr` (max, denoising) or `val_loss` (min, the negative ELBO for 
 modelling): both are what `VAE.test_step` reports, prefixed by Keras with `val_`. Rerunning with
 the same `directory` continues the search (keras-tuner reloads its oracle). The best
 configuration is retrained into a normal run folder, so `tfvae export` works on it.
+
+Distributed search, the keras-tuner way: run the same command in every process with a shared
+`--dir`, `KERASTUNER_ORACLE_IP` / `KERASTUNER_ORACLE_PORT` set, and `KERASTUNER_TUNER_ID=chief` in
+one process (it serves the oracle, then reports and retrains) and `tuner0`, `tuner1`, ... in the
+workers (they run the trials).
 """
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import keras
@@ -76,6 +82,8 @@ def tune(config, directory, tuner="random", max_trials=8, objective="val_psnr", 
         validation_data=make_dataset(validation_images, config.noise, 256, config.seed, training=False),
         epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, callbacks=callbacks, shuffle=False, verbose=0,
     )
+    if os.environ.get("KERASTUNER_TUNER_ID", "chief") != "chief":
+        return []  # a distributed worker only runs trials; the chief reports and retrains
     trials = best_trials(search, count=len(search.oracle.trials))
     (directory / "best_trials.json").write_text(json.dumps(trials, indent=2))
     points = [(t["hyperparameters"]["latent_dim"], t["hyperparameters"]["width"], t["score"]) for t in trials if t["score"] is not None]
