@@ -1,4 +1,5 @@
-"""keras-tuner over latent size and hidden width (and optionally beta, learning rate, architecture).
+"""keras-tuner over latent size and hidden width of a VAE or autoencoder (and optionally beta,
+learning rate, architecture).
 
     best = tune(TrainConfig(dataset="mnist", epochs=3), directory="tuning/mnist", tuner="random", max_trials=8)
 
@@ -22,7 +23,8 @@ import keras
 import keras_tuner as kt
 
 from tfvae import plots, training
-from tfvae.models import VAE
+from tfvae.metrics import PSNR
+from tfvae.models import VAE, Autoencoder
 from tfvae.pipeline import make_dataset
 
 OBJECTIVES = {"val_psnr": "max", "val_loss": "min"}
@@ -31,22 +33,31 @@ LATENT_DIMS = (2, 4, 8, 16)
 WIDTHS = (16, 32, 64)
 
 
-class DenoisingVAEHyperModel(kt.HyperModel):
-    """Builds a compiled VAE from a TrainConfig plus the searched hyperparameters."""
+class DenoisingHyperModel(kt.HyperModel):
+    """Builds a compiled VAE or autoencoder (`config.model`) from a TrainConfig plus the searched
+    hyperparameters."""
 
     def __init__(self, config, image_shape, search_extra=False):
-        super().__init__(name="vae")
+        if config.model not in ("vae", "ae"):
+            raise ValueError(f"Expected model vae or ae to tune. Received: model={config.model!r}.")
+        super().__init__(name=config.model)
         self.config, self.image_shape, self.search_extra = config, tuple(image_shape), search_extra
 
     def build(self, hp):
         kwargs = {**self.config.model_kwargs(), "latent_dim": hp.Choice("latent_dim", LATENT_DIMS), "width": hp.Choice("width", WIDTHS)}
         learning_rate = self.config.learning_rate
         if self.search_extra:
-            kwargs["beta"] = hp.Float("beta", 0.1, 2.0, sampling="log")
             kwargs["arch"] = hp.Choice("arch", ["conv-spatial", "conv-residual"])
             learning_rate = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log")
-        model = VAE(self.image_shape, **kwargs)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=self.config.steps_per_execution)
+            if self.config.model == "vae":
+                kwargs["beta"] = hp.Float("beta", 0.1, 2.0, sampling="log")
+        optimizer = keras.optimizers.Adam(learning_rate)
+        if self.config.model == "ae":
+            model = Autoencoder(self.image_shape, **kwargs)
+            model.compile(optimizer=optimizer, loss="mse", metrics=[PSNR()], steps_per_execution=self.config.steps_per_execution)
+        else:
+            model = VAE(self.image_shape, **kwargs)
+            model.compile(optimizer=optimizer, steps_per_execution=self.config.steps_per_execution)
         return model
 
 
@@ -74,7 +85,7 @@ def tune(config, directory, tuner="random", max_trials=8, objective="val_psnr", 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     train_images, validation_images = training.load_splits(config)
-    hypermodel = DenoisingVAEHyperModel(config, train_images.shape[1:], search_extra)
+    hypermodel = DenoisingHyperModel(config, train_images.shape[1:], search_extra)
     search = make_tuner(hypermodel, tuner, objective, directory, max_trials, config.seed, config.epochs)
     callbacks = [training.TimeBudget(config.time_budget)] if config.time_budget else []
     search.search(
