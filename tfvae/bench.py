@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from tfvae import baselines, data, plots, training
-from tfvae.evaluation import HEADLINE_SIGMAS, HEADLINE_SPECS, compare
+from tfvae.evaluation import HEADLINE_SIGMAS, HEADLINE_SPECS, baseline_methods, compare, predict_in_batches
+from tfvae.export import load_model
 
 # name -> (run folder name, TrainConfig fields, training steps, datasets it runs on (None: all))
 MODELS = {
@@ -45,9 +46,6 @@ def train_all(dataset, out, fast, models=MODELS):
 
 def score_all(dataset, runs, fast, seed=0):
     """{method: {spec: scores}} on the validation slice: noisy input, Gaussian blur, then every run."""
-    from tfvae.evaluation import baseline_methods, predict_in_batches
-    from tfvae.export import load_model
-
     validation_size = FAST_BUDGET["validation_size"] if fast else data.DEFAULT_VALIDATION_SIZE
     clean = data.load(dataset, "validation", validation_size=validation_size, seed=seed).images
     methods = {"noisy input": lambda noisy, spec: noisy}

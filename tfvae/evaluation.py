@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tfvae import baselines
+from tfvae.export import METADATA_FILE, encoded_outputs, load_model
 from tfvae.metrics import psnr, ssim
+from tfvae.models.pca import best_component_count, pca_model, principal_components
 from tfvae.noise import add_noise, parse_noise
 
 HEADLINE_SIGMAS = (0.1, 0.2, 0.3, 0.5)
@@ -52,9 +55,6 @@ def gaussian_sigma(spec):
 
 def baseline_methods(train_images, validation_images, specs, seed):
     """{name: f(noisy, spec) -> denoised or None (not applicable)} and the settings chosen per spec."""
-    from tfvae import baselines
-    from tfvae.models.pca import best_component_count, pca_model, principal_components
-
     mean, vectors, _ = principal_components(train_images[:PCA_FIT_IMAGES])
     tune_clean = validation_images[:TUNING_IMAGES]
     settings, pcas = {}, {}
@@ -117,8 +117,6 @@ def load_endpoints(path):
         def call(name, **inputs):
             return {k: v.numpy() for k, v in signatures[name](**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
-        from tfvae.export import METADATA_FILE
-
         metadata = json.loads((path / METADATA_FILE).read_text())
         return Endpoints(
             denoise=lambda x: call("serving_default", images=x)["denoised"],
@@ -128,8 +126,6 @@ def load_endpoints(path):
             encode=(lambda x: call("encode", images=x)) if "encode" in signatures else None,
             decode=(lambda z: call("decode", z=z)["images"]) if "decode" in signatures else None,
         )
-    from tfvae.export import encoded_outputs, load_model
-
     model = load_model(path)
     return Endpoints(
         denoise=model.predict_on_batch,
