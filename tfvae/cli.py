@@ -73,9 +73,14 @@ def noise_preview(args):
     print(f"wrote {out}")
 
 
-def train(args):
+def train_config(args):
+    """The TrainConfig named by the flags that `add_dataclass_flags` added."""
     fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
-    config = training.TrainConfig(**{name: value for name, value in vars(args).items() if name in fields})
+    return training.TrainConfig(**{name: value for name, value in vars(args).items() if name in fields})
+
+
+def train(args):
+    config = train_config(args)
     run_dir = training.train(config)
     print(f"wrote {run_dir}")
 
@@ -115,8 +120,7 @@ def sample(args):
 def tune(args):
     from tfvae import tuning
 
-    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
-    config = training.TrainConfig(**{name: value for name, value in vars(args).items() if name in fields})
+    config = train_config(args)
     trials = tuning.tune(config, args.dir, tuner=args.tuner, max_trials=args.max_trials, objective=args.objective,
                          search_extra=args.search_extra)
     print(tuning.trials_table(trials))
