@@ -19,9 +19,9 @@ SPECS = [
 
 
 def images_per_second(images, spec, batch_size, batches):
-    dataset = make_dataset(images, spec, batch_size, seed=0, training=True).repeat()
+    dataset = make_dataset(images, spec, batch_size, seed=0, training=True)
     iterator = iter(dataset)
-    for _ in range(10):  # warm up: tracing, first shuffle buffer fill
+    for _ in range(10):  # warm up: tracing
         next(iterator)
     start = time.perf_counter()
     for _ in range(batches):

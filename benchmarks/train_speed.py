@@ -55,7 +55,7 @@ def main():
     print("|---|---|---|---|---|---|")
     for name in args.datasets:
         images = np.random.default_rng(0).uniform(0, 1, (4096, *SHAPES[name])).astype(np.float32)
-        dataset = make_dataset(images, NOISE, args.batch_size, seed=0, training=True).repeat()
+        dataset = make_dataset(images, NOISE, args.batch_size, seed=0, training=True)
         pipeline = pipeline_rate(dataset, 200) * args.batch_size
         for model_name, build in MODELS.items():
             rates = [fit_rate(build(SHAPES[name]), dataset, args.steps, jit, args.steps_per_execution) * args.batch_size

@@ -18,7 +18,7 @@ def trained_bernoulli_vae():
     keras.utils.set_random_seed(0)
     vae = VAE((28, 28, 1), arch="mlp", width=128, latent_dim=8, likelihood="bernoulli", seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=16)
-    vae.fit(make_dataset(train, "none", 128, seed=0, training=True), epochs=5, verbose=0, shuffle=False)
+    vae.fit(make_dataset(train, "none", 128, seed=0, training=True), epochs=5, steps_per_epoch=64, verbose=0, shuffle=False)
     return vae, held_out
 
 

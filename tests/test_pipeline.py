@@ -4,22 +4,26 @@ import pytest
 from tfvae.pipeline import make_dataset
 
 
-def epochs(dataset, count=2):
-    """The noisy and clean batches of `count` passes over `dataset`."""
-    return [[(noisy.numpy(), clean.numpy()) for noisy, clean in dataset] for _ in range(count)]
+def epochs(dataset, count=2, steps=None):
+    """The noisy and clean batches of `count` epochs of `dataset` (`steps` batches each for an endless one)."""
+    if steps is None:
+        return [[(noisy.numpy(), clean.numpy()) for noisy, clean in dataset] for _ in range(count)]
+    batches = [(noisy.numpy(), clean.numpy()) for noisy, clean in dataset.take(count * steps)]
+    return [batches[i * steps : (i + 1) * steps] for i in range(count)]
 
 
 def test_batches_are_noisy_clean_pairs(images):
     dataset = make_dataset(images, "gaussian:0.2", batch_size=10, seed=0, training=True)
-    batches = epochs(dataset, 1)[0]
-    assert len(batches) == 3  # 32 images, partial batch dropped when training
-    for noisy, clean in batches:
+    passes = epochs(dataset, 2, steps=3)  # 32 images: 3 batches per pass, the partial one dropped
+    for batches in passes:  # each pass shows 30 distinct images
+        assert len(np.unique(np.concatenate([c for _, c in batches]).reshape(30, -1), axis=0)) == 30
+    for noisy, clean in passes[0]:
         assert noisy.shape == clean.shape == (10, 16, 16, 1) and noisy.dtype == np.float32
         assert 0.15 < (noisy - clean).std() < 0.25
 
 
 def test_training_noise_and_order_are_fresh_each_epoch(images):
-    first, second = epochs(make_dataset(images, "gaussian:0.2", batch_size=8, seed=0, training=True))
+    first, second = epochs(make_dataset(images, "gaussian:0.2", batch_size=8, seed=0, training=True), steps=4)
     assert not np.array_equal(first[0][1], second[0][1])  # reshuffled
     noise_1 = np.concatenate([n - c for n, c in first])
     noise_2 = np.concatenate([n - c for n, c in second])
@@ -27,9 +31,9 @@ def test_training_noise_and_order_are_fresh_each_epoch(images):
 
 
 def test_training_is_bit_identical_for_one_seed_and_differs_for_another(images):
-    run_1 = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=5, training=True))
-    run_2 = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=5, training=True))
-    other = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=6, training=True))
+    run_1 = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=5, training=True), steps=4)
+    run_2 = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=5, training=True), steps=4)
+    other = epochs(make_dataset(images, "mix:gaussian:0-0.5,salt_pepper:0-0.2", 8, seed=6, training=True), steps=4)
     for epoch_1, epoch_2, epoch_other in zip(run_1, run_2, other):
         for (n1, c1), (n2, c2), (n3, _) in zip(epoch_1, epoch_2, epoch_other):
             np.testing.assert_array_equal(n1, n2)
@@ -45,9 +49,18 @@ def test_validation_keeps_order_and_noise_fixed(images):
         np.testing.assert_array_equal(n1, n2)
 
 
+@pytest.mark.parametrize("first_step", [3, 4, 9])  # mid-pass, a pass boundary, a later pass
+def test_a_stream_started_at_a_step_continues_the_uninterrupted_one_exactly(images, first_step):
+    whole = epochs(make_dataset(images, "gaussian:0.2", 8, seed=3, training=True), 1, steps=first_step + 5)[0]
+    resumed = epochs(make_dataset(images, "gaussian:0.2", 8, seed=3, training=True, first_step=first_step), 1, steps=5)[0]
+    for (n1, c1), (n2, c2) in zip(whole[first_step:], resumed):
+        np.testing.assert_array_equal(n1, n2)
+        np.testing.assert_array_equal(c1, c2)
+
+
 def test_noise_on_a_named_device_equals_host_noise(images):
-    host = epochs(make_dataset(images, "gaussian:0.2", 8, seed=1, training=True, device=None), 1)[0]
-    placed = epochs(make_dataset(images, "gaussian:0.2", 8, seed=1, training=True, device="/cpu:0"), 1)[0]
+    host = epochs(make_dataset(images, "gaussian:0.2", 8, seed=1, training=True, device=None), 1, steps=4)[0]
+    placed = epochs(make_dataset(images, "gaussian:0.2", 8, seed=1, training=True, device="/cpu:0"), 1, steps=4)[0]
     for (n1, c1), (n2, c2) in zip(host, placed):
         np.testing.assert_array_equal(n1, n2)
         np.testing.assert_array_equal(c1, c2)
@@ -55,7 +68,13 @@ def test_noise_on_a_named_device_equals_host_noise(images):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"batch_size": 0}, "batch_size=0"), ({"batch_size": 64}, "batch_size=64"), ({"noise": "blur"}, "Unknown noise family")],
+    [
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"batch_size": 64}, "batch_size=64"),
+        ({"noise": "blur"}, "Unknown noise family"),
+        ({"first_step": -1}, "first_step=-1"),
+        ({"first_step": 5, "training": False}, "first_step=5"),
+    ],
 )
 def test_bad_arguments(images, kwargs, message):
     arguments = {"images": images, "noise": "gaussian", "batch_size": 8, "seed": 0, "training": True, **kwargs}
@@ -70,7 +89,7 @@ def test_rejects_uint8_images(images):
 
 def test_binarize_draws_fresh_bernoulli_targets_with_the_right_mean(images):
     dataset = make_dataset(images, "none", 16, seed=0, training=True, binarize=True)
-    first, second = epochs(dataset)
+    first, second = epochs(dataset, steps=2)
     clean = np.concatenate([c for _, c in first])
     assert set(np.unique(clean)) <= {0.0, 1.0}
     assert abs(clean.mean() - images.mean()) < 0.02  # P(pixel = 1) = its intensity

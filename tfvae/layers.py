@@ -11,6 +11,9 @@ class Sampling(keras.layers.Layer):
     Args:
         seed: seeds the layer's `keras.random.SeedGenerator` (reproducible draws).
 
+    The generator's state is saved with the weights, so a run resumed from a checkpoint continues
+    the same stream of eps as an uninterrupted one.
+
     Under a tf.distribute strategy each replica folds its replica id into the seed, so replicas
     draw different eps (keras#20612: a SeedGenerator alone repeats the same numbers per replica).
     """
@@ -34,6 +37,13 @@ class Sampling(keras.layers.Layer):
             seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
         epsilon = tf.random.stateless_normal(tf.shape(z_mean), seed, dtype=z_mean.dtype)
         return z_mean + tf.exp(0.5 * z_log_var) * epsilon
+
+    def save_own_variables(self, store):
+        store["seed_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        if "seed_state" in store.keys():  # files saved before resume support have none
+            self.seed_generator.state.assign(store["seed_state"])
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -1,16 +1,20 @@
 """tf.data pipelines of (noisy, clean) batches with fresh, seeded noise every epoch.
 
-Order: cache -> shuffle -> batch -> noise -> prefetch. The noise seed of each batch comes from
-`tf.data.Dataset.random(seed, rerandomize_each_iteration=training)`, so training noise changes every
-epoch yet is bit-identical between two runs with the same seed, and validation noise never changes.
-Noise is drawn per global batch, so the replicas of a tf.distribute strategy (which split the batch)
-never share it.
+Training data is an endless stream of batches that is a pure function of `(seed, step)`: pass `p`
+over the images is shuffled by a stateless permutation seeded by `(seed, p)`, and the noise of the
+batch at global step `s` is seeded by `(seed, s)`. So noise is fresh every epoch, two runs with one
+seed see identical batches, and a run resumed at step `s` (`first_step=s`) continues exactly where
+an uninterrupted run would be. Validation data is one pass in a fixed order with fixed noise.
+Noise is drawn per global batch, so the replicas of a tf.distribute strategy (which split the
+batch) never share it.
 """
 
 import tensorflow as tf
 
 from tfvae.images import check_images
 from tfvae.noise import parse_noise
+
+_ENDLESS = 2**62  # "forever" for Dataset.range; a step counter never gets there
 
 
 def default_noise_device():
@@ -26,20 +30,39 @@ def binarized(images, seed):
     return tf.cast(tf.random.stateless_uniform(tf.shape(images), seed) < images, images.dtype)
 
 
-def make_dataset(images, noise, batch_size, seed, training, device="auto", binarize=False):
+def _stream_seed(seed, stream):
+    """Independent int64 seed pairs for the shuffling (stream 0) and the noise (stream 1)."""
+    return tf.constant([seed, stream], tf.int64)
+
+
+def shuffled_index_batches(count, batch_size, seed, first_step=0):
+    """Endless int64 index batches: each pass over `count` items reshuffled, partial batches dropped."""
+    per_pass = count // batch_size
+
+    def one_pass(pass_index):
+        pass_seed = tf.random.experimental.stateless_fold_in(_stream_seed(seed, 0), pass_index)
+        order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), pass_seed)
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(order[: per_pass * batch_size], (per_pass, batch_size)))
+
+    passes = tf.data.Dataset.range(first_step // per_pass, _ENDLESS)
+    return passes.flat_map(one_pass).skip(first_step % per_pass)
+
+
+def make_dataset(images, noise, batch_size, seed, training, device="auto", binarize=False, first_step=0):
     """A tf.data.Dataset of `(noisy, clean)` float32 batches.
 
     Args:
         images: clean float32 images in [0, 1], shape (N, H, W, C).
         noise: a noise spec string or object (see `tfvae.noise`).
-        batch_size: images per batch; training drops the last partial batch (static shapes).
+        batch_size: images per batch; training drops the last partial batch of each pass.
         seed: fixes the shuffling order and the noise.
-        training: shuffle every epoch and draw fresh noise every epoch; otherwise keep the order
-            and the noise fixed (comparable validation scores).
+        training: an endless stream (give `fit` a `steps_per_epoch`), reshuffled every pass with
+            fresh noise on every batch; otherwise one pass in a fixed order with fixed noise.
         device: where the noise is generated: "auto" (the GPU when one is visible), None (host),
             or a device name; clean batches are copied there first.
         binarize: replace each clean batch by a fresh Bernoulli sample of it (dynamically
             binarized MNIST, the density-modelling setting); noise is then added to that.
+        first_step: training only: start the stream at this global step (resuming a run).
     """
     images = check_images(images)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -49,13 +72,21 @@ def make_dataset(images, noise, batch_size, seed, training, device="auto", binar
             f"Expected batch_size <= the {len(images)} training images (partial batches are dropped). "
             f"Received: batch_size={batch_size}."
         )
+    if not isinstance(first_step, int) or first_step < 0 or (first_step and not training):
+        raise ValueError(
+            f"Expected first_step to be an integer >= 0, and 0 unless training. Received: first_step={first_step!r}."
+        )
     noise = parse_noise(noise)
-    clean = tf.data.Dataset.from_tensor_slices(images).cache()
+    pixels = tf.constant(images)
     if training:
-        clean = clean.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    clean = clean.batch(batch_size, drop_remainder=training)
-    noise_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=training).batch(2)
-    batches = tf.data.Dataset.zip(clean, noise_seeds)
+        indices = shuffled_index_batches(len(images), batch_size, seed, first_step)
+    else:
+        indices = tf.data.Dataset.range(len(images)).batch(batch_size)
+    steps = tf.data.Dataset.range(first_step, _ENDLESS)
+    noise_seed = _stream_seed(seed, 1)
+    batches = tf.data.Dataset.zip(indices, steps).map(
+        lambda index, step: (tf.gather(pixels, index), tf.random.experimental.stateless_fold_in(noise_seed, step))
+    )
     device = default_noise_device() if device == "auto" else device
     if device:
         batches = batches.apply(tf.data.experimental.copy_to_device(device))

@@ -4,13 +4,15 @@
 
 A run folder holds config.json, model.keras, history.csv, metrics.json (validation scores per
 Gaussian sigma next to the noisy input), denoised.png, and logs/ for TensorBoard. Rerunning the
-same config into an unfinished run folder resumes it from its last epoch (BackupAndRestore).
+same config into an unfinished run folder resumes it exactly where its last finished epoch ended
+(weights, optimizer state and the position in the seeded data stream; see `tfvae.checkpoints`).
 """
 
 import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Optional
@@ -18,7 +20,7 @@ from typing import Optional
 import keras
 import numpy as np
 
-from tfvae import data, evaluation, plots
+from tfvae import checkpoints, data, evaluation, plots
 from tfvae.metrics import PSNR
 from tfvae.models import VAE, Autoencoder, fit_pca
 from tfvae.noise import add_noise, parse_noise
@@ -26,6 +28,7 @@ from tfvae.pipeline import make_dataset
 
 MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE}  # pca is fitted in closed form
 FINAL_MODEL = "model.keras"
+CHECKPOINTS = "checkpoints"
 
 
 @dataclasses.dataclass
@@ -74,6 +77,10 @@ class TrainConfig:
         for name, value in positive.items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}.")
+
+    def epoch_steps(self, train_count):
+        """Steps per `fit` epoch: `steps_per_epoch`, or one pass over `train_count` images."""
+        return self.steps_per_epoch or train_count // self.batch_size
 
     def model_kwargs(self):
         """Hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
@@ -145,19 +152,26 @@ def fit_network(config, run_dir, train_images, validation_images):
         model.compile(**compile_args)
     else:
         model.compile(loss="mse", metrics=[PSNR()], **compile_args)
+    steps_per_epoch = config.epoch_steps(len(train_images))
+    initial_epoch = checkpoints.restore(model, run_dir / CHECKPOINTS)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        checkpoints.EpochCheckpoint(run_dir / CHECKPOINTS),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
     ]
     if config.time_budget:
         callbacks.append(TimeBudget(config.time_budget))
+    train_data = make_dataset(
+        train_images, config.noise, config.batch_size, config.seed, training=True, binarize=config.binarize,
+        first_step=initial_epoch * steps_per_epoch,
+    )
     history = model.fit(
-        make_dataset(train_images, config.noise, config.batch_size, config.seed, training=True, binarize=config.binarize),
+        train_data,
         validation_data=make_dataset(validation_images, config.noise, 256, config.seed, training=False, binarize=config.binarize),
         epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,
         verbose=2 if os.environ.get("CI") else "auto",
@@ -167,7 +181,7 @@ def fit_network(config, run_dir, train_images, validation_images):
         raise FloatingPointError(
             f"Training diverged (non-finite loss: {last}); likely cause: the learning rate "
             f"({config.learning_rate}) or sigma_x is too large or small. The last good epoch is kept in "
-            f"{run_dir / 'backup'}; rerun with a smaller --learning-rate into a new --out."
+            f"{run_dir / CHECKPOINTS}; rerun with a smaller --learning-rate into a new --out."
         )
     return model
 
@@ -188,6 +202,7 @@ def train(config):
     partial = run_dir / f"model.partial{os.getpid()}.keras"
     model.save(partial)
     os.replace(partial, run_dir / FINAL_MODEL)  # a model.keras is always complete
+    shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # model.keras supersedes them
     return run_dir
 
 

@@ -91,7 +91,7 @@ def tune(config, directory, tuner="random", max_trials=8, objective="val_psnr", 
     search.search(
         make_dataset(train_images, config.noise, config.batch_size, config.seed, training=True),
         validation_data=make_dataset(validation_images, config.noise, 256, config.seed, training=False),
-        epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, callbacks=callbacks, shuffle=False, verbose=0,
+        epochs=config.epochs, steps_per_epoch=config.epoch_steps(len(train_images)), callbacks=callbacks, shuffle=False, verbose=0,
     )
     if os.environ.get("KERASTUNER_TUNER_ID", "chief") != "chief":
         return []  # a distributed worker only runs trials; the chief reports and retrains
