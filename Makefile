@@ -15,7 +15,7 @@ DEMO_SECONDS ?= 150
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 DEMO_RUN := $(DEMO_OUT)/run-$(STAMP)
 
-.PHONY: demo test install clean
+.PHONY: demo test tutorials install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,13 @@ demo: $(VENV)/.installed
 	@echo "Pictures: $(DEMO_RUN)/noise_preview.png $(DEMO_RUN)/vae/denoised.png"
 	@echo "Metrics:  $(DEMO_RUN)/vae/metrics.json   SavedModel: $(DEMO_OUT)/saved_models/$(DEMO_DATA)_vae/"
 
+# Unit tests and every tutorial, in fast mode (tutorials/conftest.py shrinks their parameters).
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n 2 -q tests
+	$(BIN)/python -m pytest -n 2 -q --nbmake --nbmake-timeout=600 tests tutorials
+
+# Rerun every tutorial with its full default parameters and save the outputs in place.
+tutorials: $(VENV)/.installed-dev
+	for notebook in tutorials/*.ipynb; do $(BIN)/papermill --cwd tutorials $$notebook $$notebook || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) *.egg-info

@@ -87,3 +87,20 @@ def test_bench_fast_mode_runs_end_to_end(real_data, tmp_path):
     for row in ("noisy input", "Gaussian blur", "PCA", "DAE conv", "seed MLP VAE", "conv-spatial VAE"):
         assert row in table
     assert (tmp_path / "mnist_psnr_vs_sigma.png").exists()
+
+
+@pytest.mark.real_data
+def test_equal_budget_benchmark_fast_mode_runs_end_to_end(real_data, tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "benchmarks/equal_budget.py", "--fast", "--seconds", "5", "--datasets", "mnist",
+         "--out", str(tmp_path / "runs"), "--table", str(tmp_path / "equal.md")],
+        capture_output=True, text=True, cwd=str(report.Path(__file__).resolve().parents[1]),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "equal.md").read_text()
+    for row in ("noisy input", "conv-spatial VAE (sigma_x 0.05)", "DnCNN-10"):
+        assert row in table
+    assert "sigma_x 0.02" not in table  # the CIFAR-10 VAE only runs on CIFAR-10

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tfvae import cli, export
-from tfvae.models import VAE, Autoencoder, fit_pca
+from tfvae.models import VAE, Autoencoder, DnCNN, fit_pca
 
 IMAGES = np.random.default_rng(0).uniform(0, 1, (5, 16, 16, 1)).astype(np.float32)
 MODELS = {
@@ -125,3 +125,11 @@ def test_keras_round_trip_keeps_weights_and_optimizer_state(tmp_path):
         np.testing.assert_array_equal(saved, loaded)
     for saved, loaded in zip(vae.get_weights(), restored.get_weights()):
         np.testing.assert_array_equal(saved, loaded)
+
+
+def test_dncnn_exports_only_the_denoise_endpoint(tmp_path):
+    model = DnCNN((16, 16, 1), depth=3, width=4)
+    loaded = tf.saved_model.load(str(export.export_model(model, tmp_path, "dncnn", 1)))
+    assert set(loaded.signatures) == {"serving_default"}
+    np.testing.assert_allclose(loaded.signatures["serving_default"](images=tf.constant(IMAGES))["denoised"], model(IMAGES), atol=1e-6)
+    assert json.loads((tmp_path / "dncnn" / "1" / export.METADATA_FILE).read_text())["latent_shape"] == []

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvae.models import PCA, VAE, Autoencoder, fit_pca
+from tfvae.models import PCA, VAE, Autoencoder, DnCNN, fit_pca
 from tfvae.models.likelihoods import bernoulli_nll, gaussian_nll
 from tfvae.models.vae import kl_divergence
 
@@ -57,6 +57,7 @@ def test_seed_mlp_is_the_seed_network():
         lambda: VAE((16, 16, 3), arch="mlp", likelihood="bernoulli", **SMALL["mlp"]),
         lambda: Autoencoder((16, 16, 1), arch="conv", **SMALL["conv"]),
         lambda: fit_pca(batch((40, 16, 16, 1)), n_components=5),
+        lambda: DnCNN((16, 16, 3), depth=4, width=8),
     ],
 )
 def test_keras_round_trip_gives_identical_outputs(model, tmp_path):
@@ -143,9 +144,10 @@ def test_bad_hyperparameters(kwargs, message):
         (np.full((2, 16, 16, 1), np.nan, np.float32), tf.errors.InvalidArgumentError, "NaN or Inf"),
     ],
 )
-@pytest.mark.parametrize("model", ["vae", "ae", "pca"])
+@pytest.mark.parametrize("model", ["vae", "ae", "pca", "dncnn"])
 def test_bad_images_raise_clear_errors(bad, error, message, model):
     built = {
+        "dncnn": lambda: DnCNN((16, 16, 1), depth=3, width=4),
         "vae": lambda: VAE((16, 16, 1), arch="conv", **SMALL["conv"]),
         "ae": lambda: Autoencoder((16, 16, 1), arch="conv", **SMALL["conv"]),
         "pca": lambda: PCA((16, 16, 1), 3),
@@ -175,3 +177,14 @@ def test_pca_chooses_components_on_validation_psnr():
     assert fit_pca(clean[:200], validation=(noisy[200:], clean[200:])).n_components == 4
     with pytest.raises(ValueError, match="validation=None"):
         fit_pca(clean)
+
+
+def test_dncnn_subtracts_its_noise_estimate():
+    model = DnCNN((16, 16, 1), depth=3, width=4)
+    last = model.noise_estimator.layers[-1]
+    last.kernel.assign(tf.zeros_like(last.kernel))
+    last.bias.assign(tf.fill(last.bias.shape, 0.25))  # "the noise is +0.25 everywhere"
+    x = batch()
+    np.testing.assert_allclose(model(x), np.clip(x - 0.25, 0, 1), atol=1e-6)
+    assert model(x, training=True).numpy().min() < 0  # unclipped in training: the loss keeps its gradient
+    assert len(model.noise_estimator.layers) == 1 + 3 * 1 + 1

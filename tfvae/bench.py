@@ -30,15 +30,21 @@ STEPS_PER_EPOCH = 250
 FAST_BUDGET = {"train_size": 512, "validation_size": 128, "epochs": 1, "steps_per_epoch": 2}
 
 
-def train_all(dataset, out, fast, models=MODELS):
-    """Train (or reuse) every model; returns {name: run folder}."""
+def train_all(dataset, out, fast, models=MODELS, seconds=None):
+    """Train (or reuse) every model, for its steps or, given `seconds`, for that wall-clock time
+    each; returns {name: run folder}."""
     runs = {}
     for name, (folder, fields, steps, datasets) in models.items():
         if datasets and dataset not in datasets:
             continue
         run_dir = Path(out) / dataset / folder
         if not (run_dir / training.FINAL_MODEL).exists():
-            budget = FAST_BUDGET if fast else {"epochs": max(1, steps // STEPS_PER_EPOCH), "steps_per_epoch": min(steps, STEPS_PER_EPOCH) or None}
+            if fast:
+                budget = FAST_BUDGET
+            elif seconds:
+                budget = {"epochs": 10**6, "steps_per_epoch": STEPS_PER_EPOCH, "time_budget": seconds}
+            else:
+                budget = {"epochs": max(1, steps // STEPS_PER_EPOCH), "steps_per_epoch": min(steps, STEPS_PER_EPOCH) or None}
             training.train(training.TrainConfig(dataset=dataset, out=str(run_dir), **{**fields, **budget}))
         runs[name] = run_dir
     return runs
@@ -82,9 +88,9 @@ def run(datasets, out, fast=False, table=None, figures=None):
         report += section + "\n"
         if figures:
             Path(figures).mkdir(parents=True, exist_ok=True)
-            curves = {name: [by_spec[s]["psnr"] for s in HEADLINE_SPECS] for name, by_spec in results.items()}
-            plots.save_curves(HEADLINE_SIGMAS, curves, Path(figures) / f"{dataset}_psnr_vs_sigma.png",
-                              "Gaussian noise sigma", "PSNR (dB)", f"{dataset}: blind denoisers on the validation slice")
+            curves = {name: (HEADLINE_SIGMAS, [by_spec[s]["psnr"] for s in HEADLINE_SPECS]) for name, by_spec in results.items()}
+            figure = plots.curves(curves, "Gaussian noise sigma", "PSNR (dB)", f"{dataset}: blind denoisers on the validation slice")
+            plots.save(figure, Path(figures) / f"{dataset}_psnr_vs_sigma.png")
     if table:
         Path(table).parent.mkdir(parents=True, exist_ok=True)
         Path(table).write_text(report)

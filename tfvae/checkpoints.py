@@ -45,9 +45,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         partial = self.directory / f"partial-{os.getpid()}.weights.h5"
-        self.model.save_weights(partial)
         path = self.directory / f"epoch-{epoch + 1:05d}.weights.h5"
-        os.replace(partial, path)
+        try:
+            self.model.save_weights(partial)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)  # e.g. after a full disk; the previous checkpoint stays
         for older in self.directory.glob("epoch-*.weights.h5"):
             if older != path:
                 older.unlink()

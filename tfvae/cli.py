@@ -69,7 +69,7 @@ def noise_preview(args):
     rows = {"clean": clean}
     for spec in args.noise or DEFAULT_PREVIEW_SPECS:
         rows[noise.parse_noise(spec).spec] = noise.add_noise(clean, spec, seed=args.seed)
-    plots.save_image_grid(rows, out, title=f"{args.source}: clean vs noisy (seed {args.seed})")
+    plots.save(plots.image_grid(rows, title=f"{args.source}: clean vs noisy (seed {args.seed})"), out)
     print(f"wrote {out}")
 
 
@@ -113,7 +113,7 @@ def sample(args):
     z = np.random.default_rng(args.seed).standard_normal((args.count, *endpoints.latent_shape)).astype(np.float32)
     images = endpoints.decode(z)
     rows = {f"{i + 1}-{min(i + 8, args.count)}": images[i : i + 8] for i in range(0, args.count, 8)}
-    plots.save_image_grid(rows, out, title=f"decoded z ~ N(0, I), seed {args.seed}")
+    plots.save(plots.image_grid(rows, title=f"decoded z ~ N(0, I), seed {args.seed}"), out)
     print(f"wrote {out}")
 
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tfvae.images import check_images
 from tfvae.models.likelihoods import LIKELIHOODS
+from tfvae.models.vae import kl_divergence
 
 
 def log_normal(x, mean, log_var):
@@ -64,10 +65,8 @@ def latent_usage(vae, images, batch_size=256, threshold=0.01):
     means, kls = [], []
     for start in range(0, len(images), batch_size):
         z_mean, z_log_var = vae.encode(tf.constant(images[start : start + batch_size]))
-        flat_mean = tf.reshape(z_mean, (z_mean.shape[0], -1))
-        flat_log_var = tf.reshape(z_log_var, (z_mean.shape[0], -1))
-        means.append(flat_mean.numpy())
-        kls.append((0.5 * (tf.exp(flat_log_var) + tf.square(flat_mean) - 1.0 - flat_log_var)).numpy())
+        means.append(tf.reshape(z_mean, (z_mean.shape[0], -1)).numpy())
+        kls.append(kl_divergence(z_mean, z_log_var).numpy())
     means, kls = np.concatenate(means), np.concatenate(kls)
     activity = means.var(axis=0)
     return {

@@ -100,7 +100,7 @@ class Endpoints:
     """What evaluation needs from a model, from a Keras model or from an exported SavedModel."""
 
     denoise: object
-    kind: str  # the model's class: "VAE", "Autoencoder" or "PCA"
+    kind: str  # the model's class: "VAE", "Autoencoder", "PCA" or "DnCNN"
     image_shape: tuple
     latent_shape: tuple = None
     encode: object = None  # images -> dict with "z_mean" and "z_log_var", or "z"
@@ -126,7 +126,13 @@ def load_endpoints(path):
             encode=(lambda x: call("encode", images=x)) if "encode" in signatures else None,
             decode=(lambda z: call("decode", z=z)["images"]) if "decode" in signatures else None,
         )
-    model = load_model(path)
+    return keras_endpoints(load_model(path))
+
+
+def keras_endpoints(model):
+    """Endpoints of a Keras tfvae model held in memory."""
+    if not hasattr(model, "latent_shape"):  # DnCNN: a denoiser without a latent space
+        return Endpoints(denoise=model.predict_on_batch, kind=type(model).__name__, image_shape=tuple(model.image_shape), model=model)
     return Endpoints(
         denoise=model.predict_on_batch,
         kind=type(model).__name__,

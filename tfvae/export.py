@@ -44,9 +44,11 @@ def checked(tensor, name, shape):
     """`tensor` with its static shape set to (None, *shape), after checking it at run time."""
     received = tf.shape(tensor)
     dims = tf.concat([received, tf.fill([len(shape) + 1], -1)], axis=0)[1 : len(shape) + 1]
+    batch = tf.concat([received, [0]], axis=0)[0]
     ok = tf.logical_and(tf.equal(tf.size(received), len(shape) + 1), tf.reduce_all(tf.equal(dims, shape)))
+    ok = tf.logical_and(ok, batch > 0)
     expected = ", ".join(map(str, shape))
-    check = tf.debugging.Assert(ok, [f"Expected {name} of shape (N, {expected}). Received shape:", received])
+    check = tf.debugging.Assert(ok, [f"Expected {name} of shape (N, {expected}) with N >= 1. Received shape:", received])
     with tf.control_dependencies([check]):
         return tf.ensure_shape(tf.identity(tensor), (None, *shape))
 
@@ -68,8 +70,9 @@ def build_archive(model):
         return {"images": model.decode(checked(z, "z", model.latent_shape))}
 
     archive.add_endpoint("serving_default", denoise, input_signature=[images])
-    archive.add_endpoint("encode", encode, input_signature=[images])
-    archive.add_endpoint("decode", decode, input_signature=[latents])
+    if hasattr(model, "latent_shape"):  # every model but the supervised DnCNN
+        archive.add_endpoint("encode", encode, input_signature=[images])
+        archive.add_endpoint("decode", decode, input_signature=[latents])
     return archive
 
 
@@ -82,7 +85,7 @@ def write_metadata(saved_model_dir, model):
     path = Path(saved_model_dir) / METADATA_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"class": type(model).__name__, "image_shape": list(model.image_shape),
-                "latent_shape": list(model.latent_shape), "config": model.get_config()}
+                "latent_shape": list(getattr(model, "latent_shape", [])), "config": model.get_config()}
     path.write_text(json.dumps(metadata, indent=2, default=str))
     return path
 
@@ -119,10 +122,13 @@ def export_model(model, base_dir, name, version, force=False):
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.parent / f".{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    build_archive(model).write_out(str(partial), verbose=False)
-    write_warmup_requests(partial, name, model.image_shape)
-    write_metadata(partial, model)
-    if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
+    try:
+        build_archive(model).write_out(str(partial), verbose=False)
+        write_warmup_requests(partial, name, model.image_shape)
+        write_metadata(partial, model)
+        if target.exists():
+            shutil.rmtree(target)
+        partial.rename(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)  # only left behind by a failure (e.g. a full disk)
     return target

@@ -61,6 +61,7 @@ def check_image_batch(images, image_shape):
         raise ValueError(f"Expected float32 images in [0, 1]. Received: dtype={images.dtype.name}.")
     if images.shape.rank != 4 or tuple(images.shape[1:]) != tuple(image_shape):
         raise ValueError(f"Expected images of shape (N, {', '.join(map(str, image_shape))}). Received: shape={tuple(images.shape)}.")
+    tf.debugging.assert_positive(tf.shape(images)[0], "Expected at least one image. Received: an empty batch.")
     tf.debugging.assert_all_finite(images, "Expected finite images. Received: NaN or Inf values.")
     tf.debugging.assert_greater_equal(tf.reduce_min(images), 0.0, "Expected images in [0, 1]. Received: values below 0.")
     tf.debugging.assert_less_equal(tf.reduce_max(images), 1.0, "Expected images in [0, 1]. Received: values above 1.")

@@ -72,10 +72,10 @@ def summary(results, specs):
 
 def draw_figures(endpoints, results, clean, labels, out, seed):
     sigmas = [s for s, spec in zip(HEADLINE_SIGMAS, HEADLINE_SPECS) if all(spec in r for r in results["denoising"].values())]
-    curves = {name: [by_spec[f"gaussian:{s:g}"]["psnr"] for s in sigmas] for name, by_spec in results["denoising"].items()}
+    curves = {name: (sigmas, [by_spec[f"gaussian:{s:g}"]["psnr"] for s in sigmas]) for name, by_spec in results["denoising"].items()}
     if sigmas:
-        plots.save_curves(sigmas, curves, out / "psnr_vs_sigma.png", "Gaussian noise sigma", "PSNR (dB)",
-                          f"{results['dataset']} {results['split']}: denoising quality")
+        title = f"{results['dataset']} {results['split']}: denoising quality"
+        plots.save(plots.curves(curves, "Gaussian noise sigma", "PSNR (dB)", title), out / "psnr_vs_sigma.png")
     shown = clean[:8]
     rows = {}
     for spec in ("gaussian:0.1", "gaussian:0.3", "gaussian:0.5"):
@@ -85,7 +85,7 @@ def draw_figures(endpoints, results, clean, labels, out, seed):
         rows[f"denoised {spec}"] = denoised
         rows[f"|error| {spec}"] = np.abs(denoised - shown)
     rows["clean"] = shown
-    plots.save_image_grid(rows, out / "denoised.png", title="noisy / denoised / |error| / clean")
+    plots.save(plots.image_grid(rows, title="noisy / denoised / |error| / clean"), out / "denoised.png")
     if endpoints.encode is None:
         return
     latents = endpoints.encode(clean[:2000])
@@ -93,14 +93,14 @@ def draw_figures(endpoints, results, clean, labels, out, seed):
     flat = z.reshape(len(z), -1)
     centered = flat - flat.mean(axis=0)
     projection = centered @ np.linalg.svd(centered, full_matrices=False)[2][:2].T
-    plots.save_scatter(projection, labels[: len(z)], out / "latent_scatter.png", "latent means, 2-D PCA projection")
+    plots.save(plots.scatter(projection, labels[: len(z)], "latent means, 2-D PCA projection"), out / "latent_scatter.png")
     steps = np.linspace(0, 1, 8, dtype=np.float32).reshape(-1, *([1] * (z.ndim - 1)))
     rows = {f"{i} -> {j}": endpoints.decode((1 - steps) * z[i] + steps * z[j]) for i, j in ((0, 1), (2, 3), (4, 5))}
-    plots.save_image_grid(rows, out / "interpolation.png", title="decoded straight lines between two images' latents")
+    plots.save(plots.image_grid(rows, title="decoded straight lines between two images' latents"), out / "interpolation.png")
     if endpoints.kind == "VAE":
         prior = np.random.default_rng(seed).standard_normal((16, *z.shape[1:])).astype(np.float32)
-        plots.save_image_grid({"samples": endpoints.decode(prior[:8]), "": endpoints.decode(prior[8:])}, out / "samples.png",
-                              title="decoded z ~ N(0, I)")
+        rows = {"samples": endpoints.decode(prior[:8]), "": endpoints.decode(prior[8:])}
+        plots.save(plots.image_grid(rows, title="decoded z ~ N(0, I)"), out / "samples.png")
 
 
 def uncertainty_report(endpoints, clean, seed, samples, out):
@@ -109,7 +109,7 @@ def uncertainty_report(endpoints, clean, seed, samples, out):
     scale = max(float(std[:8].max()), 1e-6)
     rows = {f"noisy {UNCERTAINTY_NOISE}": noisy[:8], "posterior mean": mean[:8], f"std (x{1 / scale:.0f})": std[:8] / scale,
             "clean": clean[:8]}
-    plots.save_image_grid(rows, out / "uncertainty.png", title=f"uncertainty from {samples} posterior samples")
+    plots.save(plots.image_grid(rows, title=f"uncertainty from {samples} posterior samples"), out / "uncertainty.png")
     return {"noise": UNCERTAINTY_NOISE, "samples": samples, "images": len(clean), "mean_pixel_std": float(std.mean()),
             "std_error_correlation": float(np.corrcoef(std.ravel(), np.abs(mean - clean).ravel())[0, 1])}
 

@@ -9,6 +9,7 @@ same config into an unfinished run folder resumes it exactly where its last fini
 """
 
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -19,23 +20,25 @@ from typing import Optional
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from tfvae import checkpoints, data, evaluation, plots
+from tfvae import checkpoints, data, distribute, evaluation, plots
 from tfvae.metrics import PSNR
-from tfvae.models import VAE, Autoencoder, fit_pca
+from tfvae.models import VAE, Autoencoder, DnCNN, fit_pca
 from tfvae.noise import add_noise, parse_noise
 from tfvae.pipeline import make_dataset
 
-MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE}  # pca is fitted in closed form
+MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE, "dncnn": DnCNN}  # pca is fitted in closed form
 FINAL_MODEL = "model.keras"
 CHECKPOINTS = "checkpoints"
+MIN_FREE_BYTES = 100 * 2**20  # the largest models' checkpoint + model.keras + logs stay far below
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that defines a training run; the CLI flags map one-to-one onto these fields."""
 
-    model: str = dataclasses.field(default="vae", metadata={"help": "pca | ae | vae"})
+    model: str = dataclasses.field(default="vae", metadata={"help": "pca | ae | vae | dncnn (the supervised baseline)"})
     arch: str = dataclasses.field(default="conv-spatial", metadata={"help": "mlp | conv | conv-spatial | conv-residual"})
     dataset: str = dataclasses.field(default="mnist", metadata={"help": "mnist | fashion_mnist | cifar10 | PATH | a+b"})
     noise: str = dataclasses.field(default="gaussian:0-0.5", metadata={"help": "training noise spec ('none': plain autoencoder)"})
@@ -45,6 +48,7 @@ class TrainConfig:
         default=None, metadata={"help": "latent size / channels; PCA components (default: the model's; PCA: best on validation)"}
     )
     latent_stride: Optional[int] = dataclasses.field(default=None, metadata={"help": "conv-spatial latent downsampling"})
+    depth: Optional[int] = dataclasses.field(default=None, metadata={"help": "dncnn: convolution layers (default 17)"})
     likelihood: Optional[str] = dataclasses.field(default=None, metadata={"help": "bernoulli | gaussian | gaussian-learned"})
     sigma_x: Optional[float] = dataclasses.field(default=None, metadata={"help": "Gaussian decoder std"})
     beta: Optional[float] = dataclasses.field(default=None, metadata={"help": "KL weight"})
@@ -55,7 +59,9 @@ class TrainConfig:
     epochs: int = dataclasses.field(default=10, metadata={"help": "passes over the training images"})
     steps_per_epoch: Optional[int] = dataclasses.field(default=None, metadata={"help": "cap steps per epoch"})
     time_budget: Optional[float] = dataclasses.field(default=None, metadata={"help": "wall-clock seconds of training"})
-    steps_per_execution: int = dataclasses.field(default=8, metadata={"help": "train steps per tf.function call"})
+    steps_per_execution: int = dataclasses.field(
+        default=8, metadata={"help": "train steps per tf.function call (1 under a --strategy: Keras 3.15 fails with more)"}
+    )
     xla: str = dataclasses.field(
         default="auto", metadata={"help": "auto | on | off: XLA jit_compile (auto: on for mlp, 2x faster here; off for conv, 2x slower)"}
     )
@@ -63,12 +69,21 @@ class TrainConfig:
     validation_size: int = dataclasses.field(default=data.DEFAULT_VALIDATION_SIZE, metadata={"help": "validation slice of train"})
     data_dir: Optional[str] = dataclasses.field(default=None, metadata={"help": "folder searched first for the dataset"})
     seed: int = dataclasses.field(default=0, metadata={"help": "fixes data order, noise and initialisation"})
+    strategy: str = dataclasses.field(
+        default="default", metadata={"help": "default | mirrored | multiworker (TF_CONFIG) | tpu; --batch-size is global"}
+    )
+    devices: Optional[str] = dataclasses.field(default=None, metadata={"help": "mirrored: comma-separated devices (default: all GPUs)"})
+    deterministic: bool = dataclasses.field(
+        default=False, metadata={"help": "TF op determinism: bit-identical reruns on GPUs too (CPU runs already are)"}
+    )
     out: str = dataclasses.field(default="runs/default", metadata={"help": "run folder"})
 
     def __post_init__(self):
         if self.model not in MODELS:
             raise ValueError(f"Expected model in {sorted(MODELS)}. Received: model={self.model!r}.")
         parse_noise(self.noise)
+        if self.strategy not in distribute.STRATEGIES:
+            raise ValueError(f"Expected strategy in {sorted(distribute.STRATEGIES)}. Received: strategy={self.strategy!r}.")
         if self.xla not in ("auto", "on", "off"):
             raise ValueError(f"Expected xla to be auto, on or off. Received: xla={self.xla!r}.")
         positive = {"learning_rate": self.learning_rate, "batch_size": self.batch_size, "epochs": self.epochs,
@@ -78,13 +93,17 @@ class TrainConfig:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}.")
 
+    def device_list(self):
+        """`devices` as a list of device names, or None."""
+        return [name.strip() for name in self.devices.split(",")] if self.devices else None
+
     def epoch_steps(self, train_count):
         """Steps per `fit` epoch: `steps_per_epoch`, or one pass over `train_count` images."""
         return self.steps_per_epoch or train_count // self.batch_size
 
     def model_kwargs(self):
         """Hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
-        names = ["arch", "width", "latent_dim", "latent_stride"]
+        names = ["arch", "width", "latent_dim", "latent_stride"] if self.model != "dncnn" else ["width", "depth"]
         if self.model == "vae":
             names += ["likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits"]
         kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
@@ -124,12 +143,29 @@ def prepare_run_folder(config):
                 f"{run_dir} holds an unfinished run with a different config (differs in: {', '.join(changed)}); "
                 "rerun with the same flags to resume, or choose another --out."
             )
+        check_free_space(run_dir)
         return run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_free_space(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PermissionError(f"Cannot create the run folder {run_dir} ({error.strerror}); choose another --out.") from None
     if not os.access(run_dir, os.W_OK):
-        raise PermissionError(f"Cannot write to the run folder {run_dir}.")
+        raise PermissionError(f"Cannot write to the run folder {run_dir}; choose another --out.")
     config_file.write_text(json.dumps(wanted, indent=2))
     return run_dir
+
+
+def check_free_space(run_dir):
+    """Refuse to start when the disk holding `run_dir` (or its nearest existing parent) is nearly full."""
+    existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < MIN_FREE_BYTES:
+        raise OSError(
+            errno.ENOSPC,
+            f"Only {free / 2**20:.0f} MiB free on the disk of {existing}; a run needs at least "
+            f"{MIN_FREE_BYTES / 2**20:.0f} MiB (checkpoints, model, logs). Free some space or choose another --out.",
+        )
 
 
 def load_splits(config):
@@ -140,68 +176,91 @@ def load_splits(config):
     return train_images[: config.train_size], validation_images
 
 
-def fit_network(config, run_dir, train_images, validation_images):
-    """Build, compile and `fit` an autoencoder or VAE; return the model and its last epoch's logs."""
-    model = MODELS[config.model](train_images.shape[1:], **config.model_kwargs())
-    compile_args = {
-        "optimizer": keras.optimizers.Adam(config.learning_rate),
-        "steps_per_execution": config.steps_per_execution,
-        "jit_compile": config.xla == "on" or (config.xla == "auto" and model.arch == "mlp"),
-    }
-    if config.model == "vae":
-        model.compile(**compile_args)
-    else:
-        model.compile(loss="mse", metrics=[PSNR()], **compile_args)
+def fit_network(config, run_dir, train_images, validation_images, strategy, chief=True):
+    """Build, compile and train an autoencoder or VAE under `strategy`; only the chief writes."""
     steps_per_epoch = config.epoch_steps(len(train_images))
-    initial_epoch = checkpoints.restore(model, run_dir / CHECKPOINTS)
-    callbacks = [
-        checkpoints.EpochCheckpoint(run_dir / CHECKPOINTS),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(run_dir / "logs")),
-    ]
+    with strategy.scope():
+        model = MODELS[config.model](train_images.shape[1:], **config.model_kwargs())
+        compile_args = {
+            "optimizer": keras.optimizers.Adam(config.learning_rate),
+            # Keras 3.15's fit fails with steps_per_execution > 1 under MirroredStrategy (placeholder error).
+            "steps_per_execution": config.steps_per_execution if config.strategy == "default" else 1,
+            "jit_compile": config.xla == "on" or (config.xla == "auto" and getattr(model, "arch", None) == "mlp"),
+        }
+        if config.model == "vae":
+            model.compile(**compile_args)
+        else:
+            model.compile(loss="mse", metrics=[PSNR()], **compile_args)
+        initial_epoch = checkpoints.restore(model, run_dir / CHECKPOINTS)
+        train_data = make_dataset(
+            train_images, config.noise, config.batch_size, config.seed, training=True, binarize=config.binarize,
+            first_step=initial_epoch * steps_per_epoch,
+        )
+        validation_data = make_dataset(validation_images, config.noise, 256, config.seed, training=False, binarize=config.binarize)
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if chief:
+        callbacks = [
+            checkpoints.EpochCheckpoint(run_dir / CHECKPOINTS),  # first: a history.csv row implies its checkpoint
+            *callbacks,
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(run_dir / "logs")),
+        ]
     if config.time_budget:
         callbacks.append(TimeBudget(config.time_budget))
-    train_data = make_dataset(
-        train_images, config.noise, config.batch_size, config.seed, training=True, binarize=config.binarize,
-        first_step=initial_epoch * steps_per_epoch,
-    )
-    history = model.fit(
-        train_data,
-        validation_data=make_dataset(validation_images, config.noise, 256, config.seed, training=False, binarize=config.binarize),
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
-        shuffle=False,
-        verbose=2 if os.environ.get("CI") else "auto",
-    )
-    last = {name: values[-1] for name, values in history.history.items()}
+    if config.strategy == "multiworker":
+        last = distribute.fit_multiworker(
+            model, strategy, train_data, config.epochs, steps_per_epoch, initial_epoch, callbacks, validation_data
+        )
+    else:
+        history = model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=2 if os.environ.get("CI") else "auto",
+        )
+        last = {name: values[-1] for name, values in history.history.items()}
     if not all(math.isfinite(v) for v in last.values()):
+        epochs_done, good = checkpoints.latest_checkpoint(run_dir / CHECKPOINTS)
+        kept = f"the last good checkpoint is {good} (epoch {epochs_done})" if good else "no epoch finished before it"
         raise FloatingPointError(
             f"Training diverged (non-finite loss: {last}); likely cause: the learning rate "
-            f"({config.learning_rate}) or sigma_x is too large or small. The last good epoch is kept in "
-            f"{run_dir / CHECKPOINTS}; rerun with a smaller --learning-rate into a new --out."
+            f"({config.learning_rate}) or sigma_x is too large or small; {kept}. "
+            "Rerun with a smaller --learning-rate into a new --out."
         )
     return model
 
 
 def train(config):
     """Train `config.model` and fill its run folder; returns the folder's path."""
-    run_dir = prepare_run_folder(config)
+    strategy = distribute.make_strategy(config.strategy, config.device_list())  # before any other TF op
+    chief = distribute.is_chief(strategy)
+    run_dir = prepare_run_folder(config) if chief else Path(config.out)
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     train_images, validation_images = load_splits(config)
     start = time.monotonic()
     if config.model == "pca":
         noisy = add_noise(validation_images, config.noise, seed=config.seed)
         model = fit_pca(train_images, config.latent_dim, validation=(noisy, validation_images))
     else:
-        model = fit_network(config, run_dir, train_images, validation_images)
+        model = fit_network(config, run_dir, train_images, validation_images, strategy, chief)
     seconds = time.monotonic() - start
+    if not chief:
+        return run_dir  # the chief writes the results and the model
+    if config.strategy != "default":
+        model = distribute.local_copy(model)
     write_results(model, run_dir, validation_images, config.seed, seconds)
     partial = run_dir / f"model.partial{os.getpid()}.keras"
-    model.save(partial)
-    os.replace(partial, run_dir / FINAL_MODEL)  # a model.keras is always complete
+    try:
+        model.save(partial)
+        os.replace(partial, run_dir / FINAL_MODEL)  # a model.keras is always complete
+    finally:
+        partial.unlink(missing_ok=True)  # e.g. after a full disk
     shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # model.keras supersedes them
     return run_dir
 
@@ -217,4 +276,4 @@ def write_results(model, run_dir, validation_images, seed, seconds):
         noisy = add_noise(clean, spec, seed=seed)
         rows[f"noisy {spec}"] = noisy
         rows[f"denoised {spec}"] = np.asarray(model.predict_on_batch(noisy))
-    plots.save_image_grid(rows, run_dir / "denoised.png", title="validation: noisy / denoised / clean")
+    plots.save(plots.image_grid(rows, title="validation: noisy / denoised / clean"), run_dir / "denoised.png")

@@ -98,7 +98,7 @@ def tune(config, directory, tuner="random", max_trials=8, objective="val_psnr", 
     trials = best_trials(search, count=len(search.oracle.trials))
     (directory / "best_trials.json").write_text(json.dumps(trials, indent=2))
     points = [(t["hyperparameters"]["latent_dim"], t["hyperparameters"]["width"], t["score"]) for t in trials if t["score"] is not None]
-    plots.save_search(points, directory / "search.png", objective)
+    plots.save(plots.search_plot(points, objective), directory / "search.png")
     best = trials[0]["hyperparameters"]
     fields = {name: best[name] for name in ("latent_dim", "width", "beta", "arch", "learning_rate") if name in best}
     training.train(dataclasses.replace(config, **fields))

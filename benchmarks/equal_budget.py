@@ -1,0 +1,43 @@
+"""Equal wall-clock budget: our best VAE against the supervised DnCNN baseline, the same seconds of
+training each on this machine, scored on the validation slice next to the noisy input and blur.
+
+    python benchmarks/equal_budget.py --seconds 600                # about 25 min per dataset here
+    python benchmarks/equal_budget.py --fast --out /tmp/eb         # seconds: proves the script works (CI)
+
+Finished runs in --out are reused, so an interrupted benchmark continues.
+"""
+
+import argparse
+from pathlib import Path
+
+from tfvae import bench
+
+# name -> (run folder, TrainConfig fields, steps (unused: the budget is time), datasets)
+CONTENDERS = {
+    "conv-spatial VAE (sigma_x 0.05)": ("VAE", {"model": "vae", "arch": "conv-spatial"}, 0, ("mnist", "fashion_mnist")),
+    "conv-spatial VAE (sigma_x 0.02)": ("VAE", {"model": "vae", "arch": "conv-spatial", "sigma_x": 0.02}, 0, ("cifar10",)),
+    "DnCNN-10, width 32 (supervised)": ("DnCNN", {"model": "dncnn", "depth": 10, "width": 32}, 0, None),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=600, help="training time per model")
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
+    parser.add_argument("--out", default="benchmarks/runs/equal_budget", help="run folders (reused when finished)")
+    parser.add_argument("--table", default=None, help="also write the Markdown tables here")
+    parser.add_argument("--fast", action="store_true", help="tiny data and budgets: checks that the script runs")
+    args = parser.parse_args()
+    report = f"Equal budget: {args.seconds:g} s of training per model. PSNR dB / SSIM on the validation slice.\n\n"
+    for dataset in args.datasets:
+        runs = bench.train_all(dataset, Path(args.out), args.fast, CONTENDERS, seconds=args.seconds)
+        results, seconds = bench.score_all(dataset, runs, args.fast)
+        section = bench.markdown(dataset, results, seconds)
+        print(section, flush=True)
+        report += section + "\n"
+    if args.table:
+        Path(args.table).write_text(report)
+
+
+if __name__ == "__main__":
+    main()
