@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,3 +134,26 @@ def test_dncnn_exports_only_the_denoise_endpoint(tmp_path):
     assert set(loaded.signatures) == {"serving_default"}
     np.testing.assert_allclose(loaded.signatures["serving_default"](images=tf.constant(IMAGES))["denoised"], model(IMAGES), atol=1e-6)
     assert json.loads((tmp_path / "dncnn" / "1" / export.METADATA_FILE).read_text())["latent_shape"] == []
+
+
+SHIPPED = sorted(p.parent.name for p in (Path(__file__).resolve().parents[1] / "saved_models").glob("*/1"))
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_pretrained_models_load_and_denoise(name, real_data):
+    from tfvae import data
+    from tfvae.metrics import psnr
+    from tfvae.noise import add_noise
+
+    folder = Path(__file__).resolve().parents[1] / "saved_models" / name / "1"
+    loaded = tf.saved_model.load(str(folder))
+    assert set(loaded.signatures) == {"serving_default", "encode", "decode"}
+    dataset = name.removesuffix("_vae")
+    try:
+        clean = data.load(dataset, "validation", validation_size=64).images
+    except data.DataNotFoundError:
+        pytest.skip(f"{dataset} is not installed here")
+    noisy = add_noise(clean, "gaussian:0.3", seed=0)
+    denoised = loaded.signatures["serving_default"](images=tf.constant(noisy))["denoised"].numpy()
+    assert np.mean(psnr(clean, denoised)) > np.mean(psnr(clean, noisy)) + 5  # the cards say +7 dB or more

@@ -15,7 +15,7 @@ def save(figure, path):
 def image_grid(rows, title=None):
     """A grid with one labelled row per `rows` entry ({label: float32 NHWC images in [0, 1]})."""
     columns = max(len(images) for images in rows.values())
-    figure = Figure(figsize=(1.1 * columns + 1.2, 1.1 * len(rows) + 0.4), dpi=80)
+    figure = Figure(figsize=(1.1 * columns + 1.2, 1.1 * len(rows) + 0.4), dpi=64)
     axes = figure.subplots(len(rows), columns, squeeze=False)
     for axis_row, (label, images) in zip(axes, rows.items()):
         for axis, image in zip(axis_row, images):
