@@ -20,11 +20,16 @@ def real_data_dir():
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session")
+def real_data_root():
+    """The folder of the real data (for fixtures wider than one test)."""
+    return real_data_dir()
+
+
 @pytest.fixture
-def real_data(monkeypatch):
-    root = real_data_dir()
-    monkeypatch.setenv("TFVAE_DATA_DIR", str(root))
-    return root
+def real_data(monkeypatch, real_data_root):
+    monkeypatch.setenv("TFVAE_DATA_DIR", str(real_data_root))
+    return real_data_root
 
 
 @pytest.fixture

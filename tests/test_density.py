@@ -8,11 +8,9 @@ from tfvae.pipeline import make_dataset
 
 
 @pytest.fixture(scope="module")
-def trained_bernoulli_vae():
+def trained_bernoulli_vae(real_data_root):
     """A small Bernoulli MLP VAE trained ~300 steps on real MNIST, and held-out images."""
-    from conftest import real_data_dir
-
-    root = real_data_dir()
+    root = real_data_root
     train = data.load("mnist", "train", data_dir=root).images[:8192]
     held_out = data.load("mnist", "validation", data_dir=root).images[:64]
     keras.utils.set_random_seed(0)

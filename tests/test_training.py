@@ -52,9 +52,9 @@ def test_vae_beats_the_noisy_input_after_a_few_hundred_steps(real_data, tmp_path
 
 
 @pytest.mark.real_data
-@pytest.mark.parametrize("model, flags", [("pca", []), ("ae", ["--arch", "conv"]), ("dncnn", ["--depth", "5"])])
+@pytest.mark.parametrize("model, flags", [("pca", []), ("ae", ["--arch", "conv"]), ("dncnn", ["--depth", "5", "--epochs", "4"])])
 def test_other_models_train_end_to_end(real_data, tmp_path, model, flags):
-    assert cli.main(["train", *TINY, "--model", model, *flags, "--epochs", "1", "--out", str(tmp_path / model)]) == 0
+    assert cli.main(["train", *TINY, "--model", model, "--epochs", "1", *flags, "--out", str(tmp_path / model)]) == 0
     metrics = json.loads((tmp_path / model / "metrics.json").read_text())["gaussian"]["gaussian:0.5"]
     assert metrics["psnr"] > metrics["noisy_psnr"]
 

@@ -23,11 +23,12 @@ class DnCNN(keras.Model):
         self.image_shape, self.depth, self.width = tuple(image_shape), depth, width
         middle = []
         for _ in range(depth - 2):
-            middle += [keras.layers.Conv2D(width, 3, padding="same", use_bias=False), keras.layers.BatchNormalization(),
+            middle += [keras.layers.Conv2D(width, 3, padding="same", use_bias=False), keras.layers.BatchNormalization(momentum=0.9),
                        keras.layers.ReLU()]
         self.noise_estimator = keras.Sequential(
             [keras.Input(self.image_shape), keras.layers.Conv2D(width, 3, padding="same", activation="relu"), *middle,
-             keras.layers.Conv2D(self.image_shape[-1], 3, padding="same")],
+             # Zero-initialised: an untrained DnCNN is the identity, and training only improves on the input.
+             keras.layers.Conv2D(self.image_shape[-1], 3, padding="same", kernel_initializer="zeros")],
             name="noise_estimator",
         )
         self.built = True
