@@ -6,6 +6,9 @@
     tfvae noise preview mnist --noise gaussian:0.3 --noise salt_pepper:0.1 --out grid.png
     tfvae train --model vae --arch conv-spatial --dataset mnist --noise gaussian:0-0.5 \
         --epochs 100 --time-budget 600 --seed 0 --out runs/mnist_vae
+    tfvae train --model dncnn --depth 17 --dataset mnist --out runs/mnist_dncnn     # the supervised baseline
+    TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
+        tfvae train --strategy multiworker --out /shared/runs/big        # once per worker, own index
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
     tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
     tfvae evaluate saved_models/mnist_vae/1 --dataset mnist --split test --samples 16 --out eval_test
