@@ -136,7 +136,7 @@ def test_dncnn_exports_only_the_denoise_endpoint(tmp_path):
     assert json.loads((tmp_path / "dncnn" / "1" / export.METADATA_FILE).read_text())["latent_shape"] == []
 
 
-SHIPPED = sorted(p.parent.name for p in (Path(__file__).resolve().parents[1] / "saved_models").glob("*/1"))
+SHIPPED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (Path(__file__).resolve().parents[1] / "saved_models").glob("*/*/saved_model.pb"))
 
 
 @pytest.mark.real_data
@@ -146,10 +146,10 @@ def test_shipped_pretrained_models_load_and_denoise(name, real_data):
     from tfvae.metrics import psnr
     from tfvae.noise import add_noise
 
-    folder = Path(__file__).resolve().parents[1] / "saved_models" / name / "1"
+    folder = Path(__file__).resolve().parents[1] / "saved_models" / name
     loaded = tf.saved_model.load(str(folder))
     assert set(loaded.signatures) == {"serving_default", "encode", "decode"}
-    dataset = name.removesuffix("_vae")
+    dataset = name.split("/")[0].removesuffix("_vae")
     try:
         clean = data.load(dataset, "validation", validation_size=64).images
     except data.DataNotFoundError:
