@@ -17,6 +17,18 @@ import keras
 _NAME = re.compile(r"epoch-(\d+)\.weights\.h5")
 
 
+def replace_atomically(path, write):
+    """Call `write(temporary path)` next to `path`, then rename it to `path` in one atomic step:
+    readers find the old file or the whole new one, never a part; a failed write leaves no litter."""
+    path = Path(path)
+    partial = path.with_name(f"partial-{os.getpid()}-{path.name}")  # keeps the suffix Keras checks
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def latest_checkpoint(directory):
     """(epochs done, path) of the newest complete checkpoint in `directory`, or (0, None)."""
     found = [(int(m.group(1)), p) for p in Path(directory).glob("epoch-*.weights.h5") if (m := _NAME.fullmatch(p.name))]
@@ -44,13 +56,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if not all(math.isfinite(value) for value in (logs or {}).values()):
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        partial = self.directory / f"partial-{os.getpid()}.weights.h5"
         path = self.directory / f"epoch-{epoch + 1:05d}.weights.h5"
-        try:
-            self.model.save_weights(partial)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)  # e.g. after a full disk; the previous checkpoint stays
+        replace_atomically(path, self.model.save_weights)  # on failure the previous checkpoint stays
         for older in self.directory.glob("epoch-*.weights.h5"):
             if older != path:
                 older.unlink()

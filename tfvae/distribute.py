@@ -52,12 +52,6 @@ def is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
 
 
-def _all_agree_to_stop(strategy, stop):
-    """True on every worker as soon as one wants to stop (e.g. its time budget ran out)."""
-    votes = strategy.run(lambda: tf.constant(1.0 if stop else 0.0))
-    return bool(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None) > 0)
-
-
 def fit_multiworker(model, strategy, train_data, epochs, steps_per_epoch, initial_epoch=0, callbacks=(), validation_data=None):
     """Train like `model.fit` under MultiWorkerMirroredStrategy; returns the last epoch's logs."""
 
@@ -68,6 +62,11 @@ def fit_multiworker(model, strategy, train_data, epochs, steps_per_epoch, initia
             return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for name, value in logs.items()}
 
         return lambda batch: {name: float(value) for name, value in step(batch).items()}
+
+    @tf.function
+    def any_worker_stops(stop):
+        """True on every worker as soon as one wants to stop (e.g. its time budget ran out)."""
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: stop), axis=None) > 0
 
     train_step, test_step = distributed(model.train_step), distributed(model.test_step)
     batches = iter(strategy.experimental_distribute_dataset(train_data))
@@ -83,7 +82,7 @@ def fit_multiworker(model, strategy, train_data, epochs, steps_per_epoch, initia
             hooks.on_train_batch_begin(step)
             logs = train_step(next(batches))
             hooks.on_train_batch_end(step, logs)
-            if _all_agree_to_stop(strategy, model.stop_training):
+            if any_worker_stops(tf.constant(float(model.stop_training))):
                 model.stop_training = True
                 break
         if validation is not None:

@@ -131,14 +131,9 @@ def load_endpoints(path):
 
 def keras_endpoints(model):
     """Endpoints of a Keras tfvae model held in memory."""
-    if not hasattr(model, "latent_shape"):  # DnCNN: a denoiser without a latent space
-        return Endpoints(denoise=model.predict_on_batch, kind=type(model).__name__, image_shape=tuple(model.image_shape), model=model)
-    return Endpoints(
-        denoise=model.predict_on_batch,
-        kind=type(model).__name__,
-        image_shape=tuple(model.image_shape),
-        latent_shape=tuple(model.latent_shape),
-        encode=lambda x: {k: v.numpy() for k, v in encoded_outputs(model, tf.constant(x)).items()},
-        decode=lambda z: model.decode(tf.constant(z)).numpy(),
-        model=model,
-    )
+    endpoints = Endpoints(denoise=model.predict_on_batch, kind=type(model).__name__, image_shape=tuple(model.image_shape), model=model)
+    if hasattr(model, "latent_shape"):  # all but DnCNN, a denoiser without a latent space
+        endpoints.latent_shape = tuple(model.latent_shape)
+        endpoints.encode = lambda x: {k: v.numpy() for k, v in encoded_outputs(model, tf.constant(x)).items()}
+        endpoints.decode = lambda z: model.decode(tf.constant(z)).numpy()
+    return endpoints

@@ -131,6 +131,7 @@ def prepare_run_folder(config):
     run_dir = Path(config.out)
     config_file = run_dir / "config.json"
     wanted = dataclasses.asdict(config)
+    check_free_space(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()):
         if not config_file.exists():
             raise FileExistsError(f"{run_dir} exists and is not a tfvae run folder; choose another --out.")
@@ -143,9 +144,7 @@ def prepare_run_folder(config):
                 f"{run_dir} holds an unfinished run with a different config (differs in: {', '.join(changed)}); "
                 "rerun with the same flags to resume, or choose another --out."
             )
-        check_free_space(run_dir)
         return run_dir
-    check_free_space(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -255,12 +254,7 @@ def train(config):
     if config.strategy != "default":
         model = distribute.local_copy(model)
     write_results(model, run_dir, validation_images, config.seed, seconds)
-    partial = run_dir / f"model.partial{os.getpid()}.keras"
-    try:
-        model.save(partial)
-        os.replace(partial, run_dir / FINAL_MODEL)  # a model.keras is always complete
-    finally:
-        partial.unlink(missing_ok=True)  # e.g. after a full disk
+    checkpoints.replace_atomically(run_dir / FINAL_MODEL, model.save)  # a model.keras is always complete
     shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # model.keras supersedes them
     return run_dir
 
