@@ -107,6 +107,8 @@ BAD_INPUTS = {
         lambda *_: tiny_vae()(tf.fill((1, 16, 16, 1), np.inf)), tf.errors.InvalidArgumentError, "NaN or Inf"),
     "time budget <= 0": case(lambda *_: training.TrainConfig(time_budget=0), ValueError, "time_budget=0"),
     "NaN learning rate": case(lambda *_: training.TrainConfig(learning_rate=float("nan")), ValueError, "learning_rate=nan"),
+    "unknown learning-rate schedule": case(lambda *_: training.TrainConfig(lr_schedule="step"), ValueError, "lr_schedule='step'"),
+    "EMA momentum of 1": case(lambda *_: training.TrainConfig(ema=1.0), ValueError, "ema=1.0"),
     # --- SavedModel endpoint (serving_default of an exported VAE for 16x16x1 images) ---
     "endpoint: rank 3": case(lambda serve, _: serve(np.zeros((16, 16, 1), np.float32)), tf.errors.InvalidArgumentError, r"\(N, 16, 16, 1\)"),
     "endpoint: 3 channels": case(

@@ -55,6 +55,7 @@ def test_seed_mlp_is_the_seed_network():
     [
         lambda: VAE((16, 16, 1), arch="conv-spatial", likelihood="gaussian-learned", beta=0.5, free_bits=0.1, seed=3, **SMALL["conv-spatial"]),
         lambda: VAE((16, 16, 3), arch="mlp", likelihood="bernoulli", **SMALL["mlp"]),
+        lambda: VAE((16, 16, 3), arch="conv-spatial", depth=2, **SMALL["conv-spatial"]),
         lambda: Autoencoder((16, 16, 1), arch="conv", **SMALL["conv"]),
         lambda: fit_pca(batch((40, 16, 16, 1)), n_components=5),
         lambda: DnCNN((16, 16, 3), depth=4, width=8),
@@ -67,6 +68,17 @@ def test_keras_round_trip_gives_identical_outputs(model, tmp_path):
     restored = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
     assert type(restored) is type(model) and restored.get_config() == model.get_config()
     np.testing.assert_array_equal(restored(x), model(x))
+
+
+def test_depth_adds_residual_blocks_at_the_latent_resolution():
+    shallow = VAE((16, 16, 1), arch="conv-spatial", **SMALL["conv-spatial"])
+    deep = VAE((16, 16, 1), arch="conv-spatial", depth=3, **SMALL["conv-spatial"])
+    channels = 2 * SMALL["conv-spatial"]["width"]  # at latent stride 2
+    per_block = 2 * (9 * channels * channels + channels)  # two 3x3 convolutions with biases
+    assert deep.count_params() - shallow.count_params() == 2 * 3 * per_block  # encoder and decoder
+    assert deep.latent_shape == shallow.latent_shape
+    residual = VAE((16, 16, 1), arch="conv-residual", depth=1, **SMALL["conv-residual"])
+    assert len([layer for layer in residual.encoder.layers if layer.name.startswith("conv2d")]) == 1
 
 
 def test_kl_matches_closed_form():
@@ -126,7 +138,8 @@ def test_kl_warmup_and_free_bits_change_the_objective_not_the_report():
     "kwargs, message",
     [({"arch": "resnet"}, "arch='resnet'"), ({"likelihood": "laplace"}, "likelihood='laplace'"),
      ({"width": 0}, "width=0"), ({"sigma_x": 0.0}, "sigma_x=0.0"), ({"beta": -1.0}, "beta=-1.0"),
-     ({"latent_stride": 3}, "latent_stride=3"), ({"image_shape": (15, 16, 1)}, "divisible by 2")],
+     ({"latent_stride": 3}, "latent_stride=3"), ({"image_shape": (15, 16, 1)}, "divisible by 2"),
+     ({"depth": -1}, "depth=-1"), ({"arch": "mlp", "depth": 2}, "depth=None for arch='mlp'")],
 )
 def test_bad_hyperparameters(kwargs, message):
     arguments = {"image_shape": (16, 16, 1), "arch": "conv-spatial", **kwargs}

@@ -215,3 +215,28 @@ def test_mirrored_strategy_matches_single_device_training():
     # Training moved the weights, and two replicas moved them the same way (a gradient summed
     # without the 1/replicas scale would differ by about the whole update).
     assert update > 1e-6 and difference < 1e-3 * update
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_planned_steps():
+    optimizer = training.TrainConfig(learning_rate=1e-3, lr_schedule="cosine", epochs=4).optimizer(steps_per_epoch=25)
+    rates = []
+    for step in (0, 50, 100):
+        optimizer.iterations.assign(step)
+        rates.append(float(optimizer.learning_rate))
+    np.testing.assert_allclose(rates, [1e-3, 5e-4, 0.0], atol=1e-9)
+    constant = training.TrainConfig(learning_rate=1e-3).optimizer(steps_per_epoch=25)
+    constant.iterations.assign(100)
+    assert float(constant.learning_rate) == pytest.approx(1e-3)
+
+
+@pytest.mark.real_data
+def test_ema_run_ends_with_the_averaged_weights(real_data, tmp_path):
+    def train(ema):
+        out = tmp_path / f"ema{ema}"
+        assert cli.main(["train", *TINY, "--epochs", "2", "--steps-per-epoch", "4", "--ema", str(ema), "--out", str(out)]) == 0
+        return keras.models.load_model(out / "model.keras")
+
+    plain, averaged = train(0.0), train(0.5)
+    # Same seed, same updates: only the final swap to the moving average can make them differ.
+    differences = [np.abs(a - b).max() for a, b in zip(plain.trainable_weights, averaged.trainable_weights, strict=True)]
+    assert max(differences) > 1e-4

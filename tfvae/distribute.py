@@ -87,13 +87,16 @@ def fit_multiworker(model, strategy, train_data, epochs, steps_per_epoch, initia
                 break
         if validation is not None:
             model.reset_metrics()
+            hooks.on_test_begin()
             for batch in validation:
                 validation_logs = test_step(batch)
+            hooks.on_test_end(validation_logs)
             logs = {**logs, **{f"val_{name}": value for name, value in validation_logs.items()}}
         hooks.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
     hooks.on_train_end(logs)
+    model.optimizer.finalize_variable_values(model.trainable_weights)  # as fit: the EMA weights, if kept
     return logs
 
 

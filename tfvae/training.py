@@ -31,6 +31,7 @@ from tfvae.pipeline import make_dataset
 MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE, "dncnn": DnCNN}  # pca is fitted in closed form
 FINAL_MODEL = "model.keras"
 CHECKPOINTS = "checkpoints"
+LR_SCHEDULES = ("constant", "cosine")
 MIN_FREE_BYTES = 100 * 2**20  # the largest models' checkpoint + model.keras + logs stay far below
 
 
@@ -48,13 +49,22 @@ class TrainConfig:
         default=None, metadata={"help": "latent size / channels; PCA components (default: the model's; PCA: best on validation)"}
     )
     latent_stride: Optional[int] = dataclasses.field(default=None, metadata={"help": "conv-spatial latent downsampling"})
-    depth: Optional[int] = dataclasses.field(default=None, metadata={"help": "dncnn: convolution layers (default 17)"})
+    depth: Optional[int] = dataclasses.field(
+        default=None,
+        metadata={"help": "dncnn: convolution layers (default 17); conv-spatial: residual blocks (0); conv-residual: convolutions (4)"},
+    )
     likelihood: Optional[str] = dataclasses.field(default=None, metadata={"help": "bernoulli | gaussian | gaussian-learned"})
     sigma_x: Optional[float] = dataclasses.field(default=None, metadata={"help": "Gaussian decoder std"})
     beta: Optional[float] = dataclasses.field(default=None, metadata={"help": "KL weight"})
     kl_warmup_steps: Optional[int] = dataclasses.field(default=None, metadata={"help": "steps of linear KL warm-up"})
     free_bits: Optional[float] = dataclasses.field(default=None, metadata={"help": "nats per latent dim not penalised"})
     learning_rate: float = dataclasses.field(default=1e-3, metadata={"help": "Adam learning rate"})
+    lr_schedule: str = dataclasses.field(
+        default="constant", metadata={"help": "constant | cosine (decays to 0 over epochs x steps per epoch)"}
+    )
+    ema: float = dataclasses.field(
+        default=0.0, metadata={"help": "momentum of an exponential moving average of the weights, used at the end (0: off)"}
+    )
     batch_size: int = dataclasses.field(default=128, metadata={"help": "images per step"})
     epochs: int = dataclasses.field(default=10, metadata={"help": "passes over the training images"})
     steps_per_epoch: Optional[int] = dataclasses.field(default=None, metadata={"help": "cap steps per epoch"})
@@ -84,6 +94,10 @@ class TrainConfig:
         parse_noise(self.noise)
         if self.strategy not in distribute.STRATEGIES:
             raise ValueError(f"Expected strategy in {sorted(distribute.STRATEGIES)}. Received: strategy={self.strategy!r}.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"Expected lr_schedule in {LR_SCHEDULES}. Received: lr_schedule={self.lr_schedule!r}.")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"Expected 0 <= ema < 1 (0: off). Received: ema={self.ema!r}.")
         if self.xla not in ("auto", "on", "off"):
             raise ValueError(f"Expected xla to be auto, on or off. Received: xla={self.xla!r}.")
         positive = {"learning_rate": self.learning_rate, "batch_size": self.batch_size, "epochs": self.epochs,
@@ -101,9 +115,16 @@ class TrainConfig:
         """Steps per `fit` epoch: `steps_per_epoch`, or one pass over `train_count` images."""
         return self.steps_per_epoch or train_count // self.batch_size
 
+    def optimizer(self, steps_per_epoch):
+        """Adam with the configured learning-rate schedule and weight averaging."""
+        rate = self.learning_rate
+        if self.lr_schedule == "cosine":
+            rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=self.epochs * steps_per_epoch)
+        return keras.optimizers.Adam(rate, use_ema=self.ema > 0, ema_momentum=self.ema or 0.99)
+
     def model_kwargs(self):
         """Hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
-        names = ["arch", "width", "latent_dim", "latent_stride"] if self.model != "dncnn" else ["width", "depth"]
+        names = ["arch", "width", "latent_dim", "latent_stride", "depth"] if self.model != "dncnn" else ["width", "depth"]
         if self.model == "vae":
             names += ["likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits"]
         kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
@@ -181,7 +202,7 @@ def fit_network(config, run_dir, train_images, validation_images, strategy, chie
     with strategy.scope():
         model = MODELS[config.model](train_images.shape[1:], **config.model_kwargs())
         compile_args = {
-            "optimizer": keras.optimizers.Adam(config.learning_rate),
+            "optimizer": config.optimizer(steps_per_epoch),
             # Keras 3.15's fit fails with steps_per_execution > 1 under MirroredStrategy (placeholder error).
             "steps_per_execution": config.steps_per_execution if config.strategy == "default" else 1,
             "jit_compile": config.xla == "on" or (config.xla == "auto" and getattr(model, "arch", None) == "mlp"),
@@ -197,6 +218,8 @@ def fit_network(config, run_dir, train_images, validation_images, strategy, chie
         )
         validation_data = make_dataset(validation_images, config.noise, 256, config.seed, training=False, binarize=config.binarize)
     callbacks = [keras.callbacks.TerminateOnNaN()]
+    if config.ema:
+        callbacks.append(keras.callbacks.SwapEMAWeights())  # validation scores the averaged weights
     if chief:
         callbacks = [
             checkpoints.EpochCheckpoint(run_dir / CHECKPOINTS),  # first: a history.csv row implies its checkpoint

@@ -14,8 +14,8 @@ from tfvae.images import check_image_batch
 class Autoencoder(EncoderDecoder):
     """Deterministic encoder/decoder; same architectures and hyperparameters as `VAE`."""
 
-    def __init__(self, image_shape, arch="conv", width=32, latent_dim=16, latent_stride=4, **kwargs):
-        super().__init__(image_shape, arch, width, latent_dim, latent_stride, heads=("z",), **kwargs)
+    def __init__(self, image_shape, arch="conv", width=32, latent_dim=16, latent_stride=4, depth=None, **kwargs):
+        super().__init__(image_shape, arch, width, latent_dim, latent_stride, heads=("z",), depth=depth, **kwargs)
         self.build((None, *self.image_shape))
 
     def call(self, images, training=False):

@@ -12,12 +12,12 @@ class EncoderDecoder(keras.Model):
     state on a built model.
     """
 
-    def __init__(self, image_shape, arch, width, latent_dim, latent_stride, heads, **kwargs):
+    def __init__(self, image_shape, arch, width, latent_dim, latent_stride, heads, depth=None, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
-        self.arch, self.width, self.latent_dim, self.latent_stride = arch, width, latent_dim, latent_stride
-        self.encoder = networks.build_encoder(arch, self.image_shape, width, latent_dim, latent_stride, heads)
-        self.decoder = networks.build_decoder(arch, self.image_shape, width, latent_dim, latent_stride)
+        self.arch, self.width, self.latent_dim, self.latent_stride, self.depth = arch, width, latent_dim, latent_stride, depth
+        self.encoder = networks.build_encoder(arch, self.image_shape, width, latent_dim, latent_stride, heads, depth)
+        self.decoder = networks.build_decoder(arch, self.image_shape, width, latent_dim, latent_stride, depth)
 
     def build(self, input_shape):
         self.built = True  # encoder and decoder are functional models, built on creation
@@ -35,4 +35,5 @@ class EncoderDecoder(keras.Model):
             "width": self.width,
             "latent_dim": self.latent_dim,
             "latent_stride": self.latent_stride,
+            "depth": self.depth,
         }

@@ -34,6 +34,8 @@ class VAE(EncoderDecoder):
         width: hidden units (mlp) or channels of the first convolution.
         latent_dim: latent size (mlp, conv) or latent channels (conv-spatial).
         latent_stride: conv-spatial downsampling factor of the latent map (1, 2, 4 or 8).
+        depth: residual blocks at the latent resolution (conv-spatial, default 0) or convolutions
+            (conv-residual, default 4) in each of encoder and decoder.
         likelihood: "bernoulli", "gaussian" (fixed sigma_x) or "gaussian-learned".
         sigma_x: the Gaussian decoder's standard deviation (initial value when learned).
         beta: weight of the KL term.
@@ -49,6 +51,7 @@ class VAE(EncoderDecoder):
         width=32,
         latent_dim=4,
         latent_stride=2,
+        depth=None,
         likelihood="gaussian",
         sigma_x=0.05,
         beta=1.0,
@@ -65,7 +68,7 @@ class VAE(EncoderDecoder):
                 raise ValueError(f"Expected {name} {'> 0' if name == 'sigma_x' else '>= 0'}. Received: {name}={value!r}.")
 
         # === Layers: encoder, decoder (EncoderDecoder), sampling ===
-        super().__init__(image_shape, arch, width, latent_dim, latent_stride, heads=("z_mean", "z_log_var"), **kwargs)
+        super().__init__(image_shape, arch, width, latent_dim, latent_stride, heads=("z_mean", "z_log_var"), depth=depth, **kwargs)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.likelihood, self.sigma_x, self.beta = likelihood, sigma_x, beta
         self.kl_warmup_steps, self.free_bits, self.seed = kl_warmup_steps, free_bits, seed
