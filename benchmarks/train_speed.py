@@ -1,6 +1,7 @@
 """Training images/s per model and image shape, with and without XLA, against the noisy pipeline.
 
     python benchmarks/train_speed.py [--steps 64] [--batch-size 128]
+    python benchmarks/train_speed.py --dtype-policy mixed_bfloat16 --models "conv-spatial VAE w32"
 
 Random images of MNIST's and CIFAR-10's shapes (speed does not depend on content). Prints a
 Markdown table; run it on an otherwise idle machine.
@@ -9,6 +10,7 @@ Markdown table; run it on an otherwise idle machine.
 import argparse
 import time
 
+import keras
 import numpy as np
 
 from tfvae.metrics import PSNR
@@ -50,14 +52,19 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps-per-execution", type=int, default=8)
     parser.add_argument("--datasets", nargs="+", default=list(SHAPES))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--dtype-policy", default="float32", help="Keras dtype policy, e.g. mixed_bfloat16")
     args = parser.parse_args()
+    keras.config.set_dtype_policy(args.dtype_policy)
+    print(f"dtype policy: {args.dtype_policy}\n")
     print(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
     print("|---|---|---|---|---|---|")
     for name in args.datasets:
         images = np.random.default_rng(0).uniform(0, 1, (4096, *SHAPES[name])).astype(np.float32)
         dataset = make_dataset(images, NOISE, args.batch_size, seed=0, training=True)
         pipeline = pipeline_rate(dataset, 200) * args.batch_size
-        for model_name, build in MODELS.items():
+        for model_name in args.models:
+            build = MODELS[model_name]
             rates = [fit_rate(build(SHAPES[name]), dataset, args.steps, jit, args.steps_per_execution) * args.batch_size
                      for jit in (False, True)]
             print(f"| {name} | {model_name} | {rates[0]:,.0f} | {rates[1]:,.0f} | {pipeline:,.0f} | {pipeline / max(rates):.0f}x |", flush=True)

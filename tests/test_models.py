@@ -120,6 +120,23 @@ def test_train_step_lowers_the_loss_on_a_fixed_batch():
     assert loss() < before - 200  # from ~372 nats towards the Gaussian floor of -354
 
 
+def test_vae_trains_under_mixed_bfloat16_with_float32_losses():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        keras.utils.set_random_seed(0)
+        vae = VAE((16, 16, 1), arch="conv-spatial", seed=0, **SMALL["conv-spatial"])
+        vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+        x = batch((32, 16, 16, 1))
+        first = vae.train_on_batch(x, x, return_dict=True)
+        for _ in range(20):
+            last = vae.train_on_batch(x, x, return_dict=True)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert vae.encoder.layers[1].compute_dtype == "bfloat16"
+    assert all(np.isfinite(value) for value in last.values())
+    assert last["reconstruction"] < first["reconstruction"] / 2
+
+
 def test_kl_warmup_and_free_bits_change_the_objective_not_the_report():
     x = batch((8, 16, 16, 1))
     plain = VAE((16, 16, 1), arch="conv", seed=0, **SMALL["conv"])

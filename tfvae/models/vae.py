@@ -114,7 +114,9 @@ class VAE(EncoderDecoder):
         z_mean, z_log_var = self.encode(noisy, training=training)
         z = self.sampling([z_mean, z_log_var], training=True)
         likelihood = LIKELIHOODS[self.likelihood]
-        output = self.decoder(z, training=training)
+        # Losses in float32 under any dtype policy (mixed_bfloat16 computes layers in 8-bit mantissas).
+        output = tf.cast(self.decoder(z, training=training), tf.float32)
+        z_mean, z_log_var = tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
         reconstruction = tf.reduce_mean(likelihood.nll(clean, output, self.log_sigma_x))
         kl_per_dim = kl_divergence(z_mean, z_log_var)
         kl = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=1))
