@@ -24,6 +24,9 @@ RECIPES = {
     "fashion_mnist": [*COMMON, "--latent-dim", "8", "--epochs", "40", "--time-budget", "6000"],
     "cifar10": [*COMMON, "--latent-dim", "12", "--epochs", "26", "--time-budget", "6000"],
 }
+# serving_default's self-ensemble (tfvae.ensemble), chosen on the validation slice: it adds ~0.4 dB
+# at sigma 0.1 on CIFAR-10 and nothing on MNIST digits.
+SELF_ENSEMBLE = {"mnist": "none", "fashion_mnist": "none", "cifar10": "dihedral"}
 HEADLINE_NOISE = [flag for sigma in ("0.1", "0.2", "0.3", "0.5") for flag in ("--noise", f"gaussian:{sigma}")]
 
 
@@ -45,7 +48,8 @@ def main(argv=None):
     if not (run_dir / training.FINAL_MODEL).exists():
         tfvae("train", *RECIPES[args.dataset], "--dataset", args.dataset, "--out", run_dir)
     name = f"{args.dataset}_vae"
-    tfvae("export", run_dir, "--name", name, "--version", args.version, "--to", args.to, *["--force"] * args.force)
+    tfvae("export", run_dir, "--name", name, "--version", args.version, "--to", args.to,
+          "--self-ensemble", SELF_ENSEMBLE[args.dataset], *["--force"] * args.force)
     tfvae("evaluate", Path(args.to) / name / str(args.version), "--dataset", args.dataset, "--split", "validation",
           *HEADLINE_NOISE, "--out", run_dir / "evaluation")
 

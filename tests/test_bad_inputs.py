@@ -109,6 +109,9 @@ BAD_INPUTS = {
     "NaN learning rate": case(lambda *_: training.TrainConfig(learning_rate=float("nan")), ValueError, "learning_rate=nan"),
     "unknown learning-rate schedule": case(lambda *_: training.TrainConfig(lr_schedule="step"), ValueError, "lr_schedule='step'"),
     "EMA momentum of 1": case(lambda *_: training.TrainConfig(ema=1.0), ValueError, "ema=1.0"),
+    "quarter-turn ensemble of non-square images": case(
+        lambda _, tmp: export.export_model(VAE((8, 16, 1), width=4, latent_dim=2), tmp / "sm", "vae", 1, ensemble="dihedral"),
+        ValueError, r"square images.*\(8, 16, 1\)"),
     # --- SavedModel endpoint (serving_default of an exported VAE for 16x16x1 images) ---
     "endpoint: rank 3": case(lambda serve, _: serve(np.zeros((16, 16, 1), np.float32)), tf.errors.InvalidArgumentError, r"\(N, 16, 16, 1\)"),
     "endpoint: 3 channels": case(

@@ -10,6 +10,7 @@
     TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
         tfvae train --strategy multiworker --out /shared/runs/big        # once per worker, own index
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
+    tfvae export runs/cifar10_vae --name cifar10_vae --version 2 --self-ensemble dihedral   # 8 copies averaged
     tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
     tfvae evaluate saved_models/mnist_vae/1 --dataset mnist --split test --samples 16 --out eval_test
     tfvae denoise saved_models/mnist_vae/1 my_scans/ photo.png --out denoised/
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import bench, data, evaluation, export, files, noise, plots, report, training
+from tfvae import bench, data, ensemble, evaluation, export, files, noise, plots, report, training
 
 DEFAULT_PREVIEW_SPECS = [name for name in noise.FAMILIES if name != "none"]
 
@@ -89,7 +90,8 @@ def train(args):
 
 
 def export_run(args):
-    target = export.export_model(export.load_model(args.model_path), args.to, args.name, args.version, force=args.force)
+    target = export.export_model(export.load_model(args.model_path), args.to, args.name, args.version, force=args.force,
+                                 ensemble=args.self_ensemble)
     print(f"wrote {target}")
 
 
@@ -179,6 +181,8 @@ def build_parser():
     export_command.add_argument("--version", type=int, default=1, help="integer version folder")
     export_command.add_argument("--to", default="saved_models", help="base folder")
     export_command.add_argument("--force", action="store_true", help="replace an existing version")
+    export_command.add_argument("--self-ensemble", choices=sorted(ensemble.TRANSFORMS), default="none",
+                                help="serving_default averages the denoised flipped (flip) or flipped and rotated (dihedral) copies")
     export_command.set_defaults(run=export_run)
 
     evaluate_command = commands.add_parser("evaluate", help="score a run or SavedModel next to the baselines", epilog=noise.SPEC_HELP)

@@ -1,7 +1,8 @@
 """Export a trained model as a SavedModel for TF Serving: `<base>/<name>/<version>/`.
 
 Endpoints (any batch size, no Python objects needed to load):
-    serving_default  images (N, H, W, C) float32 in [0, 1] -> {"denoised"}
+    serving_default  images (N, H, W, C) float32 in [0, 1] -> {"denoised"} (optionally the mean over
+                     flipped / rotated copies: `self_ensemble`, see tfvae.ensemble)
     encode           images -> {"z_mean", "z_log_var"} (VAE) or {"z"} (autoencoder, PCA)
     decode           z -> {"images"}
 The version folder is written under a temporary name and renamed, so a server never sees half
@@ -21,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfvae.models  # noqa: F401  (registers the classes for loading)
+from tfvae.ensemble import check_self_ensemble, self_ensemble
 
 LATENT_NAMES = ("z_mean", "z_log_var")
 
@@ -53,15 +55,17 @@ def checked(tensor, name, shape):
         return tf.ensure_shape(tf.identity(tensor), (None, *shape))
 
 
-def build_archive(model):
-    """A keras.export.ExportArchive with the three named endpoints."""
+def build_archive(model, ensemble="none"):
+    """A keras.export.ExportArchive with the three named endpoints; serving_default averages the
+    copies of the `ensemble` (tfvae.ensemble.TRANSFORMS)."""
+    check_self_ensemble(ensemble, model.image_shape)
     archive = keras.export.ExportArchive()
     archive.track(model)
     images = tf.TensorSpec(None, tf.float32, name="images")
     latents = tf.TensorSpec(None, tf.float32, name="z")
 
     def denoise(images):
-        return {"denoised": model(checked(images, "images", model.image_shape))}
+        return {"denoised": self_ensemble(model, checked(images, "images", model.image_shape), ensemble)}
 
     def encode(images):
         return encoded_outputs(model, checked(images, "images", model.image_shape))
@@ -80,12 +84,13 @@ WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 METADATA_FILE = Path("assets.extra") / "tfvae.json"
 
 
-def write_metadata(saved_model_dir, model):
-    """assets.extra/tfvae.json: image and latent shapes and the model's config, for tools and people."""
+def write_metadata(saved_model_dir, model, ensemble="none"):
+    """assets.extra/tfvae.json: image and latent shapes, the self-ensemble and the model's config."""
     path = Path(saved_model_dir) / METADATA_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"class": type(model).__name__, "image_shape": list(model.image_shape),
-                "latent_shape": list(getattr(model, "latent_shape", [])), "config": model.get_config()}
+                "latent_shape": list(getattr(model, "latent_shape", [])), "self_ensemble": ensemble,
+                "config": model.get_config()}
     path.write_text(json.dumps(metadata, indent=2, default=str))
     return path
 
@@ -112,10 +117,11 @@ def write_warmup_requests(saved_model_dir, name, image_shape, batch_sizes=(1, 8)
     return path
 
 
-def export_model(model, base_dir, name, version, force=False):
+def export_model(model, base_dir, name, version, force=False, ensemble="none"):
     """Write `base_dir/name/version/` atomically (with warm-up requests); returns its path."""
     if not isinstance(version, int) or version < 1:
         raise ValueError(f"Expected version to be a positive integer (TF Serving's layout). Received: version={version!r}.")
+    check_self_ensemble(ensemble, model.image_shape)
     target = Path(base_dir) / name / str(version)
     if target.exists() and not force:
         raise FileExistsError(f"{target} already exists; pass --force to replace it, or export a new --version.")
@@ -123,9 +129,9 @@ def export_model(model, base_dir, name, version, force=False):
     partial = target.parent / f".{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        build_archive(model).write_out(str(partial), verbose=False)
+        build_archive(model, ensemble).write_out(str(partial), verbose=False)
         write_warmup_requests(partial, name, model.image_shape)
-        write_metadata(partial, model)
+        write_metadata(partial, model, ensemble)
         if target.exists():
             shutil.rmtree(target)
         partial.rename(target)
