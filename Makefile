@@ -51,5 +51,10 @@ test: $(VENV)/.installed-dev
 tutorials: $(VENV)/.installed-dev
 	for notebook in tutorials/*.ipynb; do $(BIN)/papermill --cwd tutorials $$notebook $$notebook || exit 1; done
 
+# Retrain a shipped model from scratch (resumable), export it as VERSION and score it: see saved_models/README.md.
+pretrained-%: $(VENV)/.installed
+	$(if $(VERSION),,$(error make pretrained-$*: set VERSION=N, the SavedModel version to write))
+	$(BIN)/python benchmarks/pretrain.py $* --version $(VERSION)
+
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) *.egg-info
