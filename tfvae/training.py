@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import checkpoints, data, distribute, evaluation, plots
+from tfvae.export import load_model
 from tfvae.metrics import PSNR
 from tfvae.models import VAE, Autoencoder, DnCNN, fit_pca
 from tfvae.noise import add_noise, parse_noise
@@ -85,6 +86,9 @@ class TrainConfig:
     devices: Optional[str] = dataclasses.field(default=None, metadata={"help": "mirrored: comma-separated devices (default: all GPUs)"})
     deterministic: bool = dataclasses.field(
         default=False, metadata={"help": "TF op determinism: bit-identical reruns on GPUs too (CPU runs already are)"}
+    )
+    init_from: Optional[str] = dataclasses.field(
+        default=None, metadata={"help": "start from the weights of this finished run or .keras file (same model; fresh optimizer)"}
     )
     out: str = dataclasses.field(default="runs/default", metadata={"help": "run folder"})
 
@@ -196,6 +200,18 @@ def load_splits(config):
     return train_images[: config.train_size], validation_images
 
 
+def copy_weights(source, model):
+    """Set `model`'s weights to those of the finished run or .keras file `source` (same config)."""
+    trained = load_model(source)
+    received, expected = ({k: v for k, v in m.get_config().items() if k != "name"} for m in (trained, model))
+    if type(trained) is not type(model) or received != expected:
+        raise ValueError(
+            f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}). "
+            f"Received: {source} holding {type(trained).__name__} {received}."
+        )
+    model.set_weights(trained.get_weights())
+
+
 def fit_network(config, run_dir, train_images, validation_images, strategy, chief=True):
     """Build, compile and train an autoencoder or VAE under `strategy`; only the chief writes."""
     steps_per_epoch = config.epoch_steps(len(train_images))
@@ -212,6 +228,8 @@ def fit_network(config, run_dir, train_images, validation_images, strategy, chie
         else:
             model.compile(loss="mse", metrics=[PSNR()], **compile_args)
         initial_epoch = checkpoints.restore(model, run_dir / CHECKPOINTS)
+        if config.init_from and not initial_epoch:
+            copy_weights(config.init_from, model)
         train_data = make_dataset(
             train_images, config.noise, config.batch_size, config.seed, training=True, binarize=config.binarize,
             first_step=initial_epoch * steps_per_epoch,
