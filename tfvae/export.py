@@ -57,8 +57,7 @@ def checked(tensor, name, shape):
 
 def build_archive(model, ensemble="none"):
     """A keras.export.ExportArchive with the three named endpoints; serving_default averages the
-    copies of the `ensemble` (tfvae.ensemble.TRANSFORMS)."""
-    check_self_ensemble(ensemble, model.image_shape)
+    copies of the `ensemble` (tfvae.ensemble.TRANSFORMS, checked by `export_model`)."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     images = tf.TensorSpec(None, tf.float32, name="images")

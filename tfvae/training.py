@@ -128,7 +128,7 @@ class TrainConfig:
 
     def model_kwargs(self):
         """Hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
-        names = ["arch", "width", "latent_dim", "latent_stride", "depth"] if self.model != "dncnn" else ["width", "depth"]
+        names = ["width", "depth"] + (["arch", "latent_dim", "latent_stride"] if self.model != "dncnn" else [])
         if self.model == "vae":
             names += ["likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits"]
         kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
