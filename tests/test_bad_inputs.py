@@ -108,6 +108,8 @@ BAD_INPUTS = {
     "time budget <= 0": case(lambda *_: training.TrainConfig(time_budget=0), ValueError, "time_budget=0"),
     "NaN learning rate": case(lambda *_: training.TrainConfig(learning_rate=float("nan")), ValueError, "learning_rate=nan"),
     "unknown learning-rate schedule": case(lambda *_: training.TrainConfig(lr_schedule="step"), ValueError, "lr_schedule='step'"),
+    "unknown dtype policy": case(lambda *_: training.TrainConfig(dtype_policy="float16"), ValueError, "dtype_policy='float16'"),
+    "bfloat16 PCA": case(lambda *_: training.TrainConfig(model="pca", dtype_policy="mixed_bfloat16"), ValueError, "float32 for pca"),
     "EMA momentum of 1": case(lambda *_: training.TrainConfig(ema=1.0), ValueError, "ema=1.0"),
     "quarter-turn ensemble of non-square images": case(
         lambda _, tmp: export.export_model(VAE((8, 16, 1), width=4, latent_dim=2), tmp / "sm", "vae", 1, ensemble="dihedral"),

@@ -15,8 +15,10 @@ IMAGES = np.random.default_rng(0).uniform(0, 1, (5, 16, 16, 1)).astype(np.float3
 MODELS = {
     "vae": lambda: VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0),
     "ae": lambda: Autoencoder((16, 16, 1), arch="conv", width=8, latent_dim=4),
+    "vae-bfloat16": lambda: VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0, network_dtype="mixed_bfloat16"),
     "pca": lambda: fit_pca(np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype(np.float32), 6),
 }
+
 RELOAD = """
 import json, sys
 import numpy as np, tensorflow as tf
@@ -38,7 +40,7 @@ def test_saved_model_reloads_without_tfvae_and_matches_keras(kind, tmp_path):
     assert served["modules"] == []  # loading needed no tfvae code
     np.testing.assert_allclose(served["serving_default"]["denoised"], model(IMAGES), atol=1e-5)
     encoded = model.encode(IMAGES)
-    expected = dict(zip(("z_mean", "z_log_var"), encoded)) if kind == "vae" else {"z": encoded}
+    expected = dict(zip(("z_mean", "z_log_var"), encoded)) if kind.startswith("vae") else {"z": encoded}
     assert set(served["encode"]) == set(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(served["encode"][name], value, atol=1e-5)

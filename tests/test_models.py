@@ -121,20 +121,35 @@ def test_train_step_lowers_the_loss_on_a_fixed_batch():
 
 
 def test_vae_trains_under_mixed_bfloat16_with_float32_losses():
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        keras.utils.set_random_seed(0)
-        vae = VAE((16, 16, 1), arch="conv-spatial", seed=0, **SMALL["conv-spatial"])
-        vae.compile(optimizer=keras.optimizers.Adam(1e-2))
-        x = batch((32, 16, 16, 1))
-        first = vae.train_on_batch(x, x, return_dict=True)
-        for _ in range(20):
-            last = vae.train_on_batch(x, x, return_dict=True)
-    finally:
-        keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(0)
+    vae = VAE((16, 16, 1), arch="conv-spatial", seed=0, network_dtype="mixed_bfloat16", **SMALL["conv-spatial"])
+    assert keras.config.dtype_policy().name == "float32"  # building left the global policy as it was
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = batch((32, 16, 16, 1))
+    first = vae.train_on_batch(x, x, return_dict=True)
+    for _ in range(20):
+        last = vae.train_on_batch(x, x, return_dict=True)
     assert vae.encoder.layers[1].compute_dtype == "bfloat16"
     assert all(np.isfinite(value) for value in last.values())
     assert last["reconstruction"] < first["reconstruction"] / 2
+
+
+@pytest.mark.parametrize("name", ["vae", "ae", "dncnn"])
+def test_bfloat16_networks_keep_a_float32_boundary(name):
+    """Layers compute in bfloat16; inputs, latents and outputs stay float32 (the image contract)."""
+    build = {"vae": lambda **kw: VAE((16, 16, 1), arch="conv-spatial", seed=0, **SMALL["conv-spatial"], **kw),
+             "ae": lambda **kw: Autoencoder((16, 16, 1), arch="conv-spatial", **SMALL["conv-spatial"], **kw),
+             "dncnn": lambda **kw: DnCNN((16, 16, 1), depth=3, width=8, **kw)}[name]
+    model = build(network_dtype="mixed_bfloat16")
+    assert {layer.compute_dtype for layer in model._flatten_layers() if layer.weights} == {"bfloat16", "float32"}
+    x = batch((4, 16, 16, 1))
+    assert model(x).dtype == tf.float32
+    # The config rebuilds the same bfloat16 networks (model.keras reloads as trained).
+    rebuilt = type(model).from_config(model.get_config())
+    assert [layer.compute_dtype for layer in rebuilt._flatten_layers()] == [layer.compute_dtype for layer in model._flatten_layers()]
+    if name != "dncnn":
+        encoded = model.encode(x)
+        assert all(z.dtype == tf.float32 for z in (encoded if name == "vae" else [encoded]))
 
 
 def test_kl_warmup_and_free_bits_change_the_objective_not_the_report():

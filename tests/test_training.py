@@ -256,3 +256,19 @@ def test_init_from_starts_from_a_finished_runs_weights(real_data, tmp_path):
                                  init_from=str(tmp_path / "first"), out=str(tmp_path / "third"))
     with pytest.raises(ValueError, match="same model as this run.*'width': 4.*'width': 8"):
         training.train(other)
+
+
+@pytest.mark.real_data
+def test_mixed_bfloat16_run_fine_tunes_a_float32_run_and_reloads_in_bfloat16(real_data, tmp_path):
+    assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(tmp_path / "fp32")]) == 0
+    out = tmp_path / "bf16"
+    assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--dtype-policy", "mixed_bfloat16",
+                     "--init-from", str(tmp_path / "fp32"), "--out", str(out)]) == 0
+    assert keras.config.dtype_policy().name == "float32"  # the run left the global policy as it found it
+    model = keras.models.load_model(out / "model.keras")
+    assert model.encoder.layers[1].compute_dtype == "bfloat16" and model.dtype_policy.name == "float32"
+    validation = data.load("mnist", "validation", validation_size=64).images
+    assert model.predict_on_batch(validation).dtype == np.float32
+    metrics = json.loads((out / "metrics.json").read_text())["gaussian"]
+    assert denoising_scores(model.predict_on_batch, validation) == metrics
+    assert metrics["gaussian:0.5"]["psnr"] > metrics["gaussian:0.5"]["noisy_psnr"]

@@ -33,6 +33,7 @@ MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE, "dncnn": DnCNN}  # pca is 
 FINAL_MODEL = "model.keras"
 CHECKPOINTS = "checkpoints"
 LR_SCHEDULES = ("constant", "cosine")
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 MIN_FREE_BYTES = 100 * 2**20  # the largest models' checkpoint + model.keras + logs stay far below
 
 
@@ -65,6 +66,11 @@ class TrainConfig:
     )
     ema: float = dataclasses.field(
         default=0.0, metadata={"help": "momentum of an exponential moving average of the weights, used at the end (0: off)"}
+    )
+    dtype_policy: str = dataclasses.field(
+        default="float32",
+        metadata={"help": "float32 | mixed_bfloat16 (layers compute in bfloat16, weights, losses and outputs stay float32; "
+                          "2x faster on one core of a CPU with AVX512-BF16)"},
     )
     batch_size: int = dataclasses.field(default=128, metadata={"help": "images per step"})
     epochs: int = dataclasses.field(default=10, metadata={"help": "passes over the training images"})
@@ -100,6 +106,10 @@ class TrainConfig:
             raise ValueError(f"Expected strategy in {sorted(distribute.STRATEGIES)}. Received: strategy={self.strategy!r}.")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"Expected lr_schedule in {LR_SCHEDULES}. Received: lr_schedule={self.lr_schedule!r}.")
+        if self.dtype_policy not in DTYPE_POLICIES:
+            raise ValueError(f"Expected dtype_policy in {DTYPE_POLICIES}. Received: dtype_policy={self.dtype_policy!r}.")
+        if self.model == "pca" and self.dtype_policy != "float32":
+            raise ValueError(f"Expected dtype_policy float32 for pca (fitted in closed form). Received: dtype_policy={self.dtype_policy!r}.")
         if not 0 <= self.ema < 1:
             raise ValueError(f"Expected 0 <= ema < 1 (0: off). Received: ema={self.ema!r}.")
         if self.xla not in ("auto", "on", "off"):
@@ -132,6 +142,7 @@ class TrainConfig:
         if self.model == "vae":
             names += ["likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits"]
         kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        kwargs["network_dtype"] = self.dtype_policy
         return {**kwargs, "seed": self.seed} if self.model == "vae" else kwargs
 
 
@@ -201,9 +212,10 @@ def load_splits(config):
 
 
 def copy_weights(source, model):
-    """Set `model`'s weights to those of the finished run or .keras file `source` (same config)."""
+    """Set `model`'s weights to those of the finished run or .keras file `source` (same config; the
+    networks' dtype policy may differ: the weights are float32 under every policy)."""
     trained = load_model(source)
-    received, expected = ({k: v for k, v in m.get_config().items() if k != "name"} for m in (trained, model))
+    received, expected = ({k: v for k, v in m.get_config().items() if k not in ("name", "network_dtype")} for m in (trained, model))
     if type(trained) is not type(model) or received != expected:
         raise ValueError(
             f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}). "

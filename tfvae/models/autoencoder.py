@@ -7,7 +7,6 @@ import keras
 import tensorflow as tf
 
 from tfvae.models.base import EncoderDecoder
-from tfvae.images import check_image_batch
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
@@ -22,10 +21,10 @@ class Autoencoder(EncoderDecoder):
         return self.decode(self.encode(images, training=training), training=training)
 
     def encode(self, images, training=False):
-        return self.encoder(check_image_batch(images, self.image_shape), training=training)["z"]
+        return self.encoder_outputs(images, training=training)["z"]
 
     def decode(self, z, training=False):
         """The decoder's linear output; clipped to [0, 1] at inference (training sees it unclipped,
         so the squared error keeps a gradient everywhere)."""
-        output = self.decoder(z, training=training)
+        output = self.decoder_output(z, training=training)
         return output if training else tf.clip_by_value(output, 0.0, 1.0)

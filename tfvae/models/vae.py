@@ -10,7 +10,6 @@ import math
 import keras
 import tensorflow as tf
 
-from tfvae.images import check_image_batch
 from tfvae.layers import Sampling
 from tfvae.metrics import psnr
 from tfvae.models.base import EncoderDecoder
@@ -97,12 +96,12 @@ class VAE(EncoderDecoder):
 
     def encode(self, images, training=False):
         """(z_mean, z_log_var) of q(z | images)."""
-        latents = self.encoder(check_image_batch(images, self.image_shape), training=training)
+        latents = self.encoder_outputs(images, training=training)
         return latents["z_mean"], latents["z_log_var"]
 
     def decode(self, z, training=False):
         """Mean image of p(x | z), in [0, 1]."""
-        return LIKELIHOODS[self.likelihood].mean(self.decoder(z, training=training))
+        return LIKELIHOODS[self.likelihood].mean(self.decoder_output(z, training=training))
 
     def sample(self, count, seed=0):
         """`count` images decoded from z ~ N(0, I)."""
@@ -114,9 +113,7 @@ class VAE(EncoderDecoder):
         z_mean, z_log_var = self.encode(noisy, training=training)
         z = self.sampling([z_mean, z_log_var], training=True)
         likelihood = LIKELIHOODS[self.likelihood]
-        # Losses in float32 under any dtype policy (mixed_bfloat16 computes layers in 8-bit mantissas).
-        output = tf.cast(self.decoder(z, training=training), tf.float32)
-        z_mean, z_log_var = tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
+        output = self.decoder_output(z, training=training)  # float32 under any dtype policy: so are the losses
         reconstruction = tf.reduce_mean(likelihood.nll(clean, output, self.log_sigma_x))
         kl_per_dim = kl_divergence(z_mean, z_log_var)
         kl = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=1))
