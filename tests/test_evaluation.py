@@ -101,6 +101,6 @@ def test_equal_budget_benchmark_fast_mode_runs_end_to_end(real_data, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     table = (tmp_path / "equal.md").read_text()
-    for row in ("noisy input", "conv-spatial VAE (sigma_x 0.05)", "DnCNN-10"):
+    for row in ("noisy input", "conv-spatial VAE (latent H/2 x W/2 x 8)", "DnCNN-10", "mixed_bfloat16 layers"):
         assert row in table
-    assert "sigma_x 0.02" not in table  # the CIFAR-10 VAE only runs on CIFAR-10
+    assert "x 12" not in table  # the CIFAR-10 VAE only runs on CIFAR-10
