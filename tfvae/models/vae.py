@@ -41,6 +41,8 @@ class VAE(EncoderDecoder):
         kl_warmup_steps: beta ramps up linearly from 0 over this many training steps.
         free_bits: nats per latent dimension (batch average) below which the KL is not penalised.
         seed: seeds the Sampling layer.
+        network_dtype: Keras dtype policy of the encoder and decoder ("float32", "mixed_bfloat16");
+            inputs, latents, outputs and losses are float32 under any.
     """
 
     def __init__(
