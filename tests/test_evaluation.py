@@ -104,3 +104,27 @@ def test_equal_budget_benchmark_fast_mode_runs_end_to_end(real_data, tmp_path):
     for row in ("noisy input", "conv-spatial VAE (latent H/2 x W/2 x 8)", "DnCNN-10", "mixed_bfloat16 layers"):
         assert row in table
     assert "x 12" not in table  # the CIFAR-10 VAE only runs on CIFAR-10
+
+
+@pytest.mark.real_data
+def test_pretrain_script_chains_its_stages_and_reuses_finished_ones(real_data, tmp_path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "benchmarks/pretrain.py", "mnist", "--version", "7", "--fast", "--runs", str(tmp_path / "runs"),
+               "--to", str(tmp_path / "saved")]
+    repo = str(report.Path(__file__).resolve().parents[1])
+    result = subprocess.run(command, capture_output=True, text=True, cwd=repo)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, second = tmp_path / "runs" / "mnist", tmp_path / "runs" / "mnist-2"
+    stage_two = json.loads((second / "config.json").read_text())
+    assert stage_two["init_from"] == str(first) and stage_two["dtype_policy"] == "mixed_bfloat16"
+    assert (tmp_path / "saved" / "mnist_vae" / "7" / "saved_model.pb").exists()
+    assert "gaussian:0.5" in (second / "evaluation" / "evaluation.md").read_text()
+    # A rerun reuses both finished stages; the existing SavedModel version is only replaced with --force.
+    trained = [(run / "model.keras").stat().st_mtime_ns for run in (first, second)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=repo)
+    assert result.returncode == 1 and "--force" in result.stderr
+    result = subprocess.run([*command, "--force"], capture_output=True, text=True, cwd=repo)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [(run / "model.keras").stat().st_mtime_ns for run in (first, second)] == trained
