@@ -138,6 +138,22 @@ def test_dncnn_exports_only_the_denoise_endpoint(tmp_path):
     assert json.loads((tmp_path / "dncnn" / "1" / export.METADATA_FILE).read_text())["latent_shape"] == []
 
 
+def test_export_can_serve_a_bfloat16_model_in_float32(tmp_path):
+    trained = MODELS["vae-bfloat16"]()
+    trained.save(tmp_path / "bf16.keras")
+    assert cli.main(["export", str(tmp_path / "bf16.keras"), "--name", "vae", "--to", str(tmp_path), "--dtype-policy", "float32"]) == 0
+    assert json.loads((tmp_path / "vae" / "1" / export.METADATA_FILE).read_text())["config"]["network_dtype"] == "float32"
+    served = tf.saved_model.load(str(tmp_path / "vae" / "1")).signatures["serving_default"](images=tf.constant(IMAGES))["denoised"]
+    as_float32 = export.with_network_dtype(trained, "float32")
+    assert {layer.compute_dtype for layer in as_float32._flatten_layers()} == {"float32"}
+    np.testing.assert_allclose(served, as_float32(IMAGES), atol=1e-5)
+    # Same weights, only rounding differs: bfloat16 keeps 8 bits of mantissa.
+    np.testing.assert_allclose(served, trained(IMAGES), atol=3e-2)
+    assert np.abs(served - trained(IMAGES)).max() > 0
+    with pytest.raises(ValueError, match="Expected a network model.*Received: PCA"):
+        export.with_network_dtype(MODELS["pca"](), "float32")
+
+
 SHIPPED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (Path(__file__).resolve().parents[1] / "saved_models").glob("*/*/saved_model.pb"))
 
 

@@ -90,8 +90,10 @@ def train(args):
 
 
 def export_run(args):
-    target = export.export_model(export.load_model(args.model_path), args.to, args.name, args.version, force=args.force,
-                                 ensemble=args.self_ensemble)
+    model = export.load_model(args.model_path)
+    if args.dtype_policy:
+        model = export.with_network_dtype(model, args.dtype_policy)
+    target = export.export_model(model, args.to, args.name, args.version, force=args.force, ensemble=args.self_ensemble)
     print(f"wrote {target}")
 
 
@@ -183,6 +185,8 @@ def build_parser():
     export_command.add_argument("--force", action="store_true", help="replace an existing version")
     export_command.add_argument("--self-ensemble", choices=sorted(ensemble.TRANSFORMS), default="none",
                                 help="serving_default averages the denoised flipped (flip) or flipped and rotated (dihedral) copies")
+    export_command.add_argument("--dtype-policy", choices=training.DTYPE_POLICIES,
+                                help="compute the layers in this policy (default: as trained; float32 serves anywhere)")
     export_command.set_defaults(run=export_run)
 
     evaluate_command = commands.add_parser("evaluate", help="score a run or SavedModel next to the baselines", epilog=noise.SPEC_HELP)

@@ -36,6 +36,19 @@ def load_model(run_or_file):
     return keras.models.load_model(model_file, safe_mode=True)
 
 
+def with_network_dtype(model, network_dtype):
+    """The same model and weights, its networks computing in the Keras dtype policy `network_dtype`
+    (e.g. serve a model trained in mixed_bfloat16 in float32: portable to CPUs without bfloat16)."""
+    config = model.get_config()
+    if "network_dtype" not in config:
+        raise ValueError(f"Expected a network model (VAE, Autoencoder, DnCNN) to change its dtype policy. Received: {type(model).__name__}.")
+    if config["network_dtype"] == network_dtype:
+        return model
+    rebuilt = type(model).from_config({**config, "network_dtype": network_dtype})
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
 def encoded_outputs(model, images):
     """The encode endpoint's dict: {"z_mean", "z_log_var"} for a VAE, {"z"} otherwise."""
     encoded = model.encode(images)
