@@ -4,8 +4,8 @@ training each on this machine, scored on the validation slice next to the noisy 
     python benchmarks/equal_budget.py --seconds 600                # about 25 min per dataset here
     python benchmarks/equal_budget.py --fast --out /tmp/eb         # seconds: proves the script works (CI)
 
-Both contenders train under the same --dtype-policy (mixed_bfloat16: twice the steps per second on
-one core of this CPU, for either). Finished runs in --out/<dtype policy> are reused, so an
+Both contenders train under the same --dtype-policy (default mixed_bfloat16: the faster choice on
+one core of this AVX512-BF16 CPU). Finished runs in --out/<dtype policy> are reused, so an
 interrupted benchmark continues.
 """
 
