@@ -10,20 +10,20 @@ Markdown table; run it on an otherwise idle machine.
 import argparse
 import time
 
-import keras
 import numpy as np
 
 from tfvae.metrics import PSNR
 from tfvae.models import VAE, Autoencoder
 from tfvae.pipeline import make_dataset
+from tfvae.training import DTYPE_POLICIES
 
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
-MODELS = {
-    "seed MLP VAE 400-20": lambda shape: VAE(shape, arch="mlp", width=400, latent_dim=20, likelihood="bernoulli"),
-    "DAE conv": lambda shape: Autoencoder(shape, arch="conv"),
-    "conv VAE": lambda shape: VAE(shape, arch="conv", latent_dim=16),
-    "conv-spatial VAE w16": lambda shape: VAE(shape, arch="conv-spatial", width=16),
-    "conv-spatial VAE w32": lambda shape: VAE(shape, arch="conv-spatial", width=32),
+MODELS = {  # name -> (shape, network dtype policy) -> model
+    "seed MLP VAE 400-20": lambda shape, dtype: VAE(shape, arch="mlp", width=400, latent_dim=20, likelihood="bernoulli", network_dtype=dtype),
+    "DAE conv": lambda shape, dtype: Autoencoder(shape, arch="conv", network_dtype=dtype),
+    "conv VAE": lambda shape, dtype: VAE(shape, arch="conv", latent_dim=16, network_dtype=dtype),
+    "conv-spatial VAE w16": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=16, network_dtype=dtype),
+    "conv-spatial VAE w32": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=32, network_dtype=dtype),
 }
 NOISE = "gaussian:0-0.5"
 
@@ -53,9 +53,8 @@ def main():
     parser.add_argument("--steps-per-execution", type=int, default=8)
     parser.add_argument("--datasets", nargs="+", default=list(SHAPES))
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--dtype-policy", default="float32", help="Keras dtype policy, e.g. mixed_bfloat16")
+    parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES, help="the networks' Keras dtype policy")
     args = parser.parse_args()
-    keras.config.set_dtype_policy(args.dtype_policy)
     print(f"dtype policy: {args.dtype_policy}\n")
     print(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
     print("|---|---|---|---|---|---|")
@@ -65,7 +64,7 @@ def main():
         pipeline = pipeline_rate(dataset, 200) * args.batch_size
         for model_name in args.models:
             build = MODELS[model_name]
-            rates = [fit_rate(build(SHAPES[name]), dataset, args.steps, jit, args.steps_per_execution) * args.batch_size
+            rates = [fit_rate(build(SHAPES[name], args.dtype_policy), dataset, args.steps, jit, args.steps_per_execution) * args.batch_size
                      for jit in (False, True)]
             print(f"| {name} | {model_name} | {rates[0]:,.0f} | {rates[1]:,.0f} | {pipeline:,.0f} | {pipeline / max(rates):.0f}x |", flush=True)
 
