@@ -211,11 +211,16 @@ def load_splits(config):
     return train_images[: config.train_size], validation_images
 
 
+# Model settings a fine-tune may change: they shape the loss or the arithmetic, not the weights (which
+# are float32 under every dtype policy).
+FINE_TUNABLE = ("name", "network_dtype", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "seed")
+
+
 def copy_weights(source, model):
-    """Set `model`'s weights to those of the finished run or .keras file `source` (same config; the
-    networks' dtype policy may differ: the weights are float32 under every policy)."""
+    """Set `model`'s weights to those of the finished run or .keras file `source`: the same
+    architecture; the settings in FINE_TUNABLE may differ."""
     trained = load_model(source)
-    received, expected = ({k: v for k, v in m.get_config().items() if k not in ("name", "network_dtype")} for m in (trained, model))
+    received, expected = ({k: v for k, v in m.get_config().items() if k not in FINE_TUNABLE} for m in (trained, model))
     if type(trained) is not type(model) or received != expected:
         raise ValueError(
             f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}). "
