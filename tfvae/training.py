@@ -94,7 +94,7 @@ class TrainConfig:
         default=False, metadata={"help": "TF op determinism: bit-identical reruns on GPUs too (CPU runs already are)"}
     )
     init_from: Optional[str] = dataclasses.field(
-        default=None, metadata={"help": "start from the weights of this finished run or .keras file (same model; fresh optimizer)"}
+        default=None, metadata={"help": "start from the weights of this finished run or .keras file (same architecture, loss settings may differ; fresh optimizer)"}
     )
     out: str = dataclasses.field(default="runs/default", metadata={"help": "run folder"})
 
