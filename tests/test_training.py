@@ -247,11 +247,13 @@ def test_init_from_starts_from_a_finished_runs_weights(real_data, tmp_path):
     assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(tmp_path / "first")]) == 0
     # A learning rate of ~0: the fine-tuned model must still be the first one (its loss may differ).
     assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "2", "--learning-rate", "1e-12",
-                     "--sigma-x", "0.05", "--init-from", str(tmp_path / "first"), "--out", str(tmp_path / "second")]) == 0
+                     "--sigma-x", "0.02", "--init-from", str(tmp_path / "first"), "--out", str(tmp_path / "second")]) == 0
     first, second = (keras.models.load_model(tmp_path / name / "model.keras") for name in ("first", "second"))
     for a, b in zip(first.weights, second.weights, strict=True):
         if a.trainable:
             np.testing.assert_allclose(a, b, atol=1e-6, err_msg=a.path)
+    # The fine-tune scores its own sigma_x (the VAE default is 0.05), not the one it started from.
+    assert np.exp(first.log_sigma_x.numpy()) == pytest.approx(0.05) and np.exp(second.log_sigma_x.numpy()) == pytest.approx(0.02)
     other = training.TrainConfig(dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=4, epochs=1,
                                  init_from=str(tmp_path / "first"), out=str(tmp_path / "third"))
     with pytest.raises(ValueError, match="same model as this run.*'width': 4.*'width': 8"):
