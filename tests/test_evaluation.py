@@ -107,6 +107,26 @@ def test_equal_budget_benchmark_fast_mode_runs_end_to_end(real_data, tmp_path):
 
 
 @pytest.mark.real_data
+def test_posterior_average_benchmark_scores_both_denoisers_and_refuses_a_non_vae(real_data, tmp_path):
+    import subprocess
+    import sys
+
+    repo = report.Path(__file__).resolve().parents[1]
+    command = [sys.executable, "benchmarks/posterior_average.py", "--dataset", "mnist", "--limit", "16", "--samples", "2"]
+    result = subprocess.run([*command, "saved_models/mnist_vae/4"], capture_output=True, text=True, cwd=str(repo))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| decode(z_mean)") or line.startswith("| mean of 2")]
+    psnrs = [[float(cell.split(" / ")[0]) for cell in row.strip("|").split("|")[1:]] for row in rows]
+    assert len(psnrs) == 2 and all(len(row) == 4 for row in psnrs)
+    assert all(20 < value < 40 for row in psnrs for value in row) and psnrs[0] != psnrs[1]
+    assert cli.main(["train", "--model", "ae", "--dataset", "mnist", "--train-size", "64", "--validation-size", "16",
+                     "--batch-size", "16", "--width", "4", "--epochs", "1", "--steps-per-epoch", "1", "--out", str(tmp_path / "ae")]) == 0
+    assert cli.main(["export", str(tmp_path / "ae"), "--name", "ae", "--version", "1", "--to", str(tmp_path / "saved")]) == 0
+    result = subprocess.run([*command, str(tmp_path / "saved" / "ae" / "1")], capture_output=True, text=True, cwd=str(repo))
+    assert result.returncode == 2 and "expected a VAE SavedModel" in result.stderr
+
+
+@pytest.mark.real_data
 def test_pretrain_script_chains_its_stages_and_reuses_finished_ones(real_data, tmp_path):
     import subprocess
     import sys
