@@ -1,7 +1,7 @@
 """Retrain a shipped pretrained denoising VAE from scratch: one command per dataset.
 
-    python benchmarks/pretrain.py mnist --version 4      # or: make pretrained-mnist VERSION=4
-    python benchmarks/pretrain.py cifar10 --version 3
+    python benchmarks/pretrain.py mnist --version 5      # or: make pretrained-mnist VERSION=5
+    python benchmarks/pretrain.py cifar10 --version 4
 
 Trains the dataset's recipe, stage by stage, into runs/pretrained/<dataset>[-<stage>] (rerunning
 after an interruption resumes exactly where the last epoch ended; finished stages are reused),
