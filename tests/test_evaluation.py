@@ -136,15 +136,17 @@ def test_pretrain_script_chains_its_stages_and_reuses_finished_ones(real_data, t
     repo = str(report.Path(__file__).resolve().parents[1])
     result = subprocess.run(command, capture_output=True, text=True, cwd=repo)
     assert result.returncode == 0, result.stderr[-2000:]
-    first, second = tmp_path / "runs" / "mnist", tmp_path / "runs" / "mnist-2"
-    stage_two = json.loads((second / "config.json").read_text())
-    assert stage_two["init_from"] == str(first) and stage_two["dtype_policy"] == "mixed_bfloat16"
+    stages = [tmp_path / "runs" / name for name in ("mnist", "mnist-2", "mnist-3")]
+    configs = [json.loads((stage / "config.json").read_text()) for stage in stages]
+    assert [config["init_from"] for config in configs] == [None, str(stages[0]), str(stages[1])]
+    assert [config["dtype_policy"] for config in configs] == ["float32", "mixed_bfloat16", "mixed_bfloat16"]
+    assert [config["sigma_x"] for config in configs] == [0.01, 0.01, 0.005]  # a stage's later flags win
     assert (tmp_path / "saved" / "mnist_vae" / "7" / "saved_model.pb").exists()
-    assert "gaussian:0.5" in (second / "evaluation" / "evaluation.md").read_text()
-    # A rerun reuses both finished stages; the existing SavedModel version is only replaced with --force.
-    trained = [(run / "model.keras").stat().st_mtime_ns for run in (first, second)]
+    assert "gaussian:0.5" in (stages[-1] / "evaluation" / "evaluation.md").read_text()
+    # A rerun reuses the finished stages; the existing SavedModel version is only replaced with --force.
+    trained = [(run / "model.keras").stat().st_mtime_ns for run in stages]
     result = subprocess.run(command, capture_output=True, text=True, cwd=repo)
     assert result.returncode == 1 and "--force" in result.stderr
     result = subprocess.run([*command, "--force"], capture_output=True, text=True, cwd=repo)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert [(run / "model.keras").stat().st_mtime_ns for run in (first, second)] == trained
+    assert [(run / "model.keras").stat().st_mtime_ns for run in stages] == trained
