@@ -24,6 +24,8 @@ MODELS = {  # name -> (shape, network dtype policy) -> model
     "conv VAE": lambda shape, dtype: VAE(shape, arch="conv", latent_dim=16, network_dtype=dtype),
     "conv-spatial VAE w16": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=16, network_dtype=dtype),
     "conv-spatial VAE w32": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=32, network_dtype=dtype),
+    "conv-spatial VAE w48": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=48, network_dtype=dtype),
+    "conv-spatial VAE w32 depth 1": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=32, depth=1, network_dtype=dtype),
 }
 NOISE = "gaussian:0-0.5"
 
