@@ -227,8 +227,6 @@ def copy_weights(source, model):
             f"Received: {source} holding {type(trained).__name__} {received}."
         )
     model.set_weights(trained.get_weights())
-    if getattr(model, "likelihood", None) == "gaussian":  # a fixed sigma_x is this run's setting, not a learned weight
-        model.log_sigma_x.assign(math.log(model.sigma_x))
 
 
 def fit_network(config, run_dir, train_images, validation_images, strategy, chief=True):

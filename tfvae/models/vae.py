@@ -92,6 +92,12 @@ class VAE(EncoderDecoder):
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker, self.psnr_tracker]
 
+    def set_weights(self, weights):
+        """Keras' set_weights, but a fixed sigma_x stays this model's setting (only a learned one is copied)."""
+        super().set_weights(weights)
+        if self.likelihood != "gaussian-learned":
+            self.log_sigma_x.assign(math.log(self.sigma_x))
+
     # === Inference ===
     def call(self, images, training=False):
         return self.decode(self.encode(images, training=training)[0], training=training)
