@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvae.models import PCA, VAE, Autoencoder, DnCNN, fit_pca
+from tfvae.models import PCA, VAE, Autoencoder, DnCNN, fit_pca, networks
 from tfvae.models.likelihoods import bernoulli_nll, gaussian_nll
 from tfvae.models.vae import kl_divergence
 
@@ -79,6 +79,23 @@ def test_depth_adds_residual_blocks_at_the_latent_resolution():
     assert deep.latent_shape == shallow.latent_shape
     residual = VAE((16, 16, 1), arch="conv-residual", depth=1, **SMALL["conv-residual"])
     assert len([layer for layer in residual.encoder.layers if layer.name.startswith("conv2d")]) == 1
+
+
+def test_a_grown_network_computes_what_the_shallower_one_did_and_then_trains_its_new_blocks():
+    shallow = VAE((16, 16, 1), arch="conv-spatial", depth=1, **SMALL["conv-spatial"])
+    deep = VAE((16, 16, 1), arch="conv-spatial", depth=3, **SMALL["conv-spatial"])
+    rng = np.random.default_rng(0)
+    shallow.set_weights([w + rng.normal(0, 0.05, w.shape) for w in shallow.get_weights()])  # block 0 is not the identity
+    x = batch((6, 16, 16, 1))
+    deep.set_weights(networks.grown_weights(shallow.get_weights(), 1, deep.weights, 3))
+    np.testing.assert_allclose(deep(x), shallow(x), atol=1e-5)  # block 0 copied, blocks 1 and 2 start as the identity
+    block = deep.decoder.get_layer("residual_block2_conv_b")
+    assert not np.any(block.kernel.numpy())
+    with tf.GradientTape() as tape:
+        loss = deep.loss_terms(x, x, training=True)[0]
+    assert float(tf.norm(tape.gradient(loss, block.kernel))) > 0  # a zero start still learns
+    with pytest.raises(ValueError, match="residual blocks per side"):
+        networks.grown_weights(deep.get_weights(), 1, shallow.weights, 1)
 
 
 def test_kl_matches_closed_form():

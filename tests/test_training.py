@@ -261,6 +261,21 @@ def test_init_from_starts_from_a_finished_runs_weights(real_data, tmp_path):
 
 
 @pytest.mark.real_data
+def test_init_from_grows_a_conv_spatial_run_by_residual_blocks_that_start_as_the_identity(real_data, tmp_path):
+    assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(tmp_path / "shallow")]) == 0
+    assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "2", "--learning-rate", "1e-12", "--depth", "2",
+                     "--init-from", str(tmp_path / "shallow"), "--out", str(tmp_path / "deep")]) == 0
+    shallow, deep = (keras.models.load_model(tmp_path / name / "model.keras") for name in ("shallow", "deep"))
+    assert deep.count_params() > shallow.count_params()
+    validation = data.load("mnist", "validation", validation_size=64).images
+    np.testing.assert_allclose(deep.predict_on_batch(validation), shallow.predict_on_batch(validation), atol=1e-5)
+    back = training.TrainConfig(dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=8, epochs=1,
+                                depth=1, init_from=str(tmp_path / "deep"), out=str(tmp_path / "back"))
+    with pytest.raises(ValueError, match="may have a smaller depth.*'depth': 2"):
+        training.train(back)
+
+
+@pytest.mark.real_data
 def test_mixed_bfloat16_run_fine_tunes_a_float32_run_and_reloads_in_bfloat16(real_data, tmp_path):
     assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(tmp_path / "fp32")]) == 0
     out = tmp_path / "bf16"

@@ -25,7 +25,7 @@ import tensorflow as tf
 from tfvae import checkpoints, data, distribute, evaluation, plots
 from tfvae.export import load_model
 from tfvae.metrics import PSNR
-from tfvae.models import VAE, Autoencoder, DnCNN, fit_pca
+from tfvae.models import VAE, Autoencoder, DnCNN, fit_pca, networks
 from tfvae.noise import add_noise, parse_noise
 from tfvae.pipeline import make_dataset
 
@@ -94,7 +94,7 @@ class TrainConfig:
         default=False, metadata={"help": "TF op determinism: bit-identical reruns on GPUs too (CPU runs already are)"}
     )
     init_from: Optional[str] = dataclasses.field(
-        default=None, metadata={"help": "start from the weights of this finished run or .keras file (same architecture, loss settings may differ; fresh optimizer)"}
+        default=None, metadata={"help": "start from the weights of this finished run or .keras file (same architecture, loss settings may differ, conv-spatial may add --depth blocks, which start as the identity; fresh optimizer)"}
     )
     out: str = dataclasses.field(default="runs/default", metadata={"help": "run folder"})
 
@@ -216,17 +216,29 @@ def load_splits(config):
 FINE_TUNABLE = ("name", "network_dtype", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "seed")
 
 
+def _architecture(model):
+    """`model`'s config without the FINE_TUNABLE settings, its depth resolved to a number."""
+    config = {k: v for k, v in model.get_config().items() if k not in FINE_TUNABLE}
+    if "arch" in config:
+        config["depth"] = networks.resolve_depth(config["arch"], config["depth"])
+    return config
+
+
 def copy_weights(source, model):
     """Set `model`'s weights to those of the finished run or .keras file `source`: the same
-    architecture; the settings in FINE_TUNABLE may differ."""
+    architecture; the settings in FINE_TUNABLE may differ, and a conv-spatial model may have more
+    residual blocks (`--depth`) than `source`: it grows, its new blocks starting as the identity."""
     trained = load_model(source)
-    received, expected = ({k: v for k, v in m.get_config().items() if k not in FINE_TUNABLE} for m in (trained, model))
-    if type(trained) is not type(model) or received != expected:
+    received, expected = _architecture(trained), _architecture(model)
+    grows = (expected.get("arch") == "conv-spatial" and {**received, "depth": expected["depth"]} == expected
+             and received["depth"] < expected["depth"])
+    if type(trained) is not type(model) or (received != expected and not grows):
         raise ValueError(
-            f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}). "
-            f"Received: {source} holding {type(trained).__name__} {received}."
+            f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}; conv-spatial "
+            f"may have a smaller depth). Received: {source} holding {type(trained).__name__} {received}."
         )
-    model.set_weights(trained.get_weights())
+    weights = trained.get_weights()
+    model.set_weights(networks.grown_weights(weights, received["depth"], model.weights, expected["depth"]) if grows else weights)
 
 
 def fit_network(config, run_dir, train_images, validation_images, strategy, chief=True):

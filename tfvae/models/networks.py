@@ -9,6 +9,8 @@ encoder's outputs: ("z",) for an autoencoder, ("z_mean", "z_log_var") for a VAE.
     conv-spatial  convolutions down to a latent *map* (H/stride, W/stride, latent_dim): the latent
                   keeps where things are, which carries CIFAR-10 detail; `depth` residual blocks
                   (conv-ReLU-conv plus identity) at the latent resolution deepen encoder and decoder.
+                  A block's last convolution starts at zero, so a new block starts as the identity:
+                  a trained network grows deeper without changing what it computes (`grown_weights`).
                   No skip connection crosses the latent, so all information passes through it
     conv-residual a full-resolution latent map (H, W, latent_dim); encoder and decoder are each a
                   linear 1x1 map plus a stack of `depth` 3x3 convolutions (a residual form that
@@ -54,17 +56,37 @@ def _conv_decoder(latent, input_shape, width, latent_stride, depth):
     return layers.Conv2D(input_shape[2], 3, padding="same")(hidden)
 
 
+RESIDUAL_BLOCK = "residual_block"
+
+
 def _spatial_levels(latent_stride):
     return {1: 0, 2: 1, 4: 2, 8: 3}[latent_stride]
 
 
 def _residual_blocks(hidden, depth):
-    """`depth` blocks hidden + conv(ReLU(conv(hidden))), keeping the channel count."""
+    """`depth` blocks hidden + conv(ReLU(conv(hidden))), keeping the channel count; each starts as
+    the identity (its last convolution is zero) and its layers are named residual_block<i>_*."""
     channels = hidden.shape[-1]
-    for _ in range(depth):
-        branch = layers.Conv2D(channels, 3, padding="same", activation="relu")(hidden)
-        hidden = layers.Add()([hidden, layers.Conv2D(channels, 3, padding="same")(branch)])
+    for block in range(depth):
+        name = f"{RESIDUAL_BLOCK}{block}_"
+        branch = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"{name}conv_a")(hidden)
+        branch = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name=f"{name}conv_b")(branch)
+        hidden = layers.Add(name=f"{name}add")([hidden, branch])
     return hidden
+
+
+def grown_weights(source_weights, source_depth, target_variables, target_depth):
+    """Values for `target_variables` (a conv-spatial model's `weights`, `target_depth` residual
+    blocks per side) from `source_weights` (the same model's `get_weights()` with `source_depth`
+    <= `target_depth` blocks): the blocks the source lacks keep their identity start, all else is copied."""
+    added = tuple(f"{RESIDUAL_BLOCK}{block}_" for block in range(source_depth, target_depth))
+    copied = [variable for variable in target_variables if not variable.path.startswith(added)]
+    shapes = [tuple(variable.shape) for variable in copied]
+    if shapes != [tuple(weight.shape) for weight in source_weights]:
+        raise ValueError(f"Expected weights shaped {shapes} (a network with {source_depth} residual blocks per side). "
+                         f"Received: {[tuple(weight.shape) for weight in source_weights]}.")
+    values = iter(source_weights)
+    return [variable.numpy() if variable.path.startswith(added) else next(values) for variable in target_variables]
 
 
 def _spatial_encoder(images, width, latent_stride, depth):
