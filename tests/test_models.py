@@ -188,7 +188,8 @@ def test_kl_warmup_and_free_bits_change_the_objective_not_the_report():
     [({"arch": "resnet"}, "arch='resnet'"), ({"likelihood": "laplace"}, "likelihood='laplace'"),
      ({"width": 0}, "width=0"), ({"sigma_x": 0.0}, "sigma_x=0.0"), ({"beta": -1.0}, "beta=-1.0"),
      ({"latent_stride": 3}, "latent_stride=3"), ({"image_shape": (15, 16, 1)}, "divisible by 2"),
-     ({"depth": -1}, "depth=-1"), ({"arch": "mlp", "depth": 2}, "depth=None for arch='mlp'")],
+     ({"depth": -1}, "depth=-1"), ({"arch": "mlp", "depth": 2}, "depth=None for arch='mlp'"),
+     ({"iw_samples": 0}, "iw_samples=0"), ({"iw_samples": 5, "beta": 0.5}, "beta=1.*Received: beta=0.5")],
 )
 def test_bad_hyperparameters(kwargs, message):
     arguments = {"image_shape": (16, 16, 1), "arch": "conv-spatial", **kwargs}

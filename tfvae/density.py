@@ -12,26 +12,15 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.images import check_images
-from tfvae.models.likelihoods import LIKELIHOODS
 from tfvae.models.vae import kl_divergence
-
-
-def log_normal(x, mean, log_var):
-    """log N(x; mean, exp(log_var)) summed over all but the leading two axes (samples, images)."""
-    per_dim = -0.5 * (math.log(2 * math.pi) + log_var + tf.square(x - mean) * tf.exp(-log_var))
-    return tf.reduce_sum(tf.reshape(per_dim, [tf.shape(x)[0], tf.shape(x)[1], -1]), axis=2)
 
 
 def log_weights(vae, images, samples, seed):
     """log p(x, z_i) - log q(z_i | x) for `samples` draws per image: shape (samples, N)."""
     z_mean, z_log_var = vae.encode(images)
     epsilon = tf.random.stateless_normal((samples, *z_mean.shape), seed)
-    z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
-    flat_z = tf.reshape(z, (-1, *z_mean.shape[1:]))
-    repeated = tf.reshape(tf.broadcast_to(images, (samples, *images.shape)), (-1, *images.shape[1:]))
-    nll = LIKELIHOODS[vae.likelihood].nll(repeated, vae.decoder(flat_z), vae.log_sigma_x)
-    log_likelihood = -tf.reshape(nll, (samples, -1))
-    return log_likelihood + log_normal(z, 0.0, tf.zeros_like(z)) - log_normal(z, z_mean, z_log_var)
+    log_likelihood, log_ratio, _ = vae.importance_terms(images, z_mean, z_log_var, epsilon)
+    return log_likelihood + log_ratio
 
 
 def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0):

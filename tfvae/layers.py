@@ -31,12 +31,15 @@ class Sampling(keras.layers.Layer):
             )
         if not training:
             return z_mean
+        return z_mean + tf.exp(0.5 * z_log_var) * self.noise(tf.shape(z_mean), z_mean.dtype)
+
+    def noise(self, shape, dtype="float32"):
+        """The next eps ~ N(0, I) of `shape` from the layer's seeded stream (per replica)."""
         seed = self.seed_generator.next()
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
-        epsilon = tf.random.stateless_normal(tf.shape(z_mean), seed, dtype=z_mean.dtype)
-        return z_mean + tf.exp(0.5 * z_log_var) * epsilon
+        return tf.random.stateless_normal(shape, seed, dtype=dtype)
 
     def save_own_variables(self, store):
         store["seed_state"] = self.seed_generator.state

@@ -60,6 +60,9 @@ class TrainConfig:
     beta: Optional[float] = dataclasses.field(default=None, metadata={"help": "KL weight"})
     kl_warmup_steps: Optional[int] = dataclasses.field(default=None, metadata={"help": "steps of linear KL warm-up"})
     free_bits: Optional[float] = dataclasses.field(default=None, metadata={"help": "nats per latent dim not penalised"})
+    iw_samples: Optional[int] = dataclasses.field(
+        default=None, metadata={"help": "posterior draws per image in the loss: 1 = ELBO, k > 1 = importance-weighted bound (IWAE)"}
+    )
     learning_rate: float = dataclasses.field(default=1e-3, metadata={"help": "Adam learning rate"})
     lr_schedule: str = dataclasses.field(
         default="constant", metadata={"help": "constant | cosine (decays to 0 over epochs x steps per epoch)"}
@@ -140,7 +143,7 @@ class TrainConfig:
         """Hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
         names = ["width", "depth"] + (["arch", "latent_dim", "latent_stride"] if self.model != "dncnn" else [])
         if self.model == "vae":
-            names += ["likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits"]
+            names += ["likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples"]
         kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
         kwargs["network_dtype"] = self.dtype_policy
         return {**kwargs, "seed": self.seed} if self.model == "vae" else kwargs
@@ -213,7 +216,7 @@ def load_splits(config):
 
 # Model settings a fine-tune may change: they shape the loss or the arithmetic, not the weights (which
 # are float32 under every dtype policy).
-FINE_TUNABLE = ("name", "network_dtype", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "seed")
+FINE_TUNABLE = ("name", "network_dtype", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples", "seed")
 
 
 def _architecture(model):

@@ -40,6 +40,9 @@ class VAE(EncoderDecoder):
         beta: weight of the KL term.
         kl_warmup_steps: beta ramps up linearly from 0 over this many training steps.
         free_bits: nats per latent dimension (batch average) below which the KL is not penalised.
+        iw_samples: posterior draws per image in the loss: 1 is the ELBO (analytic KL); k > 1 the
+            importance-weighted bound log (1/k) sum_i p(x, z_i) / q(z_i | x) (IWAE, Burda et al.
+            2016), tighter, with beta 1 and no KL warm-up or free bits.
         seed: seeds the Sampling layer.
         network_dtype: Keras dtype policy of the encoder and decoder ("float32", "mixed_bfloat16");
             inputs, latents, outputs and losses are float32 under any.
@@ -58,6 +61,7 @@ class VAE(EncoderDecoder):
         beta=1.0,
         kl_warmup_steps=0,
         free_bits=0.0,
+        iw_samples=1,
         seed=None,
         **kwargs,
     ):
@@ -67,12 +71,19 @@ class VAE(EncoderDecoder):
         for name, value in (("sigma_x", sigma_x), ("beta", beta), ("kl_warmup_steps", kl_warmup_steps), ("free_bits", free_bits)):
             if not value >= 0 or (name == "sigma_x" and not value > 0):
                 raise ValueError(f"Expected {name} {'> 0' if name == 'sigma_x' else '>= 0'}. Received: {name}={value!r}.")
+        if not isinstance(iw_samples, int) or iw_samples < 1:
+            raise ValueError(f"Expected iw_samples to be an integer >= 1. Received: iw_samples={iw_samples!r}.")
+        if iw_samples > 1 and (beta != 1 or kl_warmup_steps or free_bits):
+            raise ValueError(
+                "Expected beta=1, kl_warmup_steps=0 and free_bits=0 with iw_samples > 1 (the importance-weighted bound "
+                f"has no separate KL term). Received: beta={beta!r}, kl_warmup_steps={kl_warmup_steps!r}, free_bits={free_bits!r}."
+            )
 
         # === Layers: encoder, decoder (EncoderDecoder), sampling ===
         super().__init__(image_shape, arch, width, latent_dim, latent_stride, heads=("z_mean", "z_log_var"), depth=depth, **kwargs)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.likelihood, self.sigma_x, self.beta = likelihood, sigma_x, beta
-        self.kl_warmup_steps, self.free_bits, self.seed = kl_warmup_steps, free_bits, seed
+        self.kl_warmup_steps, self.free_bits, self.iw_samples, self.seed = kl_warmup_steps, free_bits, iw_samples, seed
 
         self.log_sigma_x = self.add_weight(
             shape=(),
@@ -115,16 +126,34 @@ class VAE(EncoderDecoder):
         """`count` images decoded from z ~ N(0, I)."""
         return self.decode(tf.random.stateless_normal((count, *self.latent_shape), [seed, 0]))
 
+    def importance_terms(self, targets, z_mean, z_log_var, epsilon, training=False):
+        """For the k draws z = z_mean + exp(z_log_var / 2) * epsilon per image (epsilon: (k, N, *latent)),
+        log p(targets | z) and log p(z) - log q(z | x), each (k, N), and the decoder's output for the
+        k * N draws (sample-major)."""
+        samples = tf.shape(epsilon)[0]
+        z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
+        output = self.decoder_output(tf.reshape(z, (-1, *self.latent_shape)), training=training)
+        repeated = tf.reshape(tf.broadcast_to(targets, tf.concat([[samples], tf.shape(targets)], 0)), tf.shape(output))
+        log_likelihood = -tf.reshape(LIKELIHOODS[self.likelihood].nll(repeated, output, self.log_sigma_x), [samples, -1])
+        log_ratio = 0.5 * (z_log_var + tf.square(epsilon) - tf.square(z))  # log N(z; 0, I) - log N(z; z_mean, var)
+        return log_likelihood, tf.reduce_sum(tf.reshape(log_ratio, [samples, tf.shape(z_mean)[0], -1]), axis=2), output
+
     # === Training ===
     def loss_terms(self, noisy, clean, training):
         """(loss to minimise, reconstruction NLL, KL) as batch means, and the sampled reconstruction."""
         z_mean, z_log_var = self.encode(noisy, training=training)
-        z = self.sampling([z_mean, z_log_var], training=True)
         likelihood = LIKELIHOODS[self.likelihood]
-        output = self.decoder_output(z, training=training)  # float32 under any dtype policy: so are the losses
-        reconstruction = tf.reduce_mean(likelihood.nll(clean, output, self.log_sigma_x))
         kl_per_dim = kl_divergence(z_mean, z_log_var)
         kl = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=1))
+        if self.iw_samples > 1:
+            epsilon = self.sampling.noise(tf.concat([[self.iw_samples], tf.shape(z_mean)], 0))
+            log_likelihood, log_ratio, output = self.importance_terms(clean, z_mean, z_log_var, epsilon, training)
+            bound = tf.reduce_logsumexp(log_likelihood + log_ratio, axis=0) - math.log(self.iw_samples)
+            first_draws = likelihood.mean(output[: tf.shape(z_mean)[0]])
+            return -tf.reduce_mean(bound), -tf.reduce_mean(log_likelihood), kl, first_draws
+        z = self.sampling([z_mean, z_log_var], training=True)
+        output = self.decoder_output(z, training=training)  # float32 under any dtype policy: so are the losses
+        reconstruction = tf.reduce_mean(likelihood.nll(clean, output, self.log_sigma_x))
         if not training:
             return reconstruction + self.beta * kl, reconstruction, kl, likelihood.mean(output)
         penalty = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dim, axis=0), self.free_bits)) if self.free_bits else kl
@@ -167,5 +196,6 @@ class VAE(EncoderDecoder):
             "beta": self.beta,
             "kl_warmup_steps": self.kl_warmup_steps,
             "free_bits": self.free_bits,
+            "iw_samples": self.iw_samples,
             "seed": self.seed,
         }
