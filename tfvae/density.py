@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.images import check_images
-from tfvae.models.vae import kl_divergence
+from tfvae.models.vae import importance_weighted_bound, kl_divergence
 
 
 def log_weights(vae, images, samples, seed):
@@ -35,7 +35,7 @@ def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0)
         ]
         weights = tf.concat(weights, axis=0)
         elbo.append(tf.reduce_mean(weights, axis=0))
-        nll.append(math.log(samples) - tf.reduce_logsumexp(weights, axis=0))
+        nll.append(-importance_weighted_bound(weights))
     elbo, nll = float(np.mean(np.concatenate(elbo))), float(np.mean(np.concatenate(nll)))
     dims = int(np.prod(images.shape[1:]))
     return {

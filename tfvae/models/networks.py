@@ -80,13 +80,13 @@ def grown_weights(source_weights, source_depth, target_variables, target_depth):
     blocks per side) from `source_weights` (the same model's `get_weights()` with `source_depth`
     <= `target_depth` blocks): the blocks the source lacks keep their identity start, all else is copied."""
     added = tuple(f"{RESIDUAL_BLOCK}{block}_" for block in range(source_depth, target_depth))
-    copied = [variable for variable in target_variables if not variable.path.startswith(added)]
-    shapes = [tuple(variable.shape) for variable in copied]
+    is_new = [variable.path.startswith(added) for variable in target_variables]
+    shapes = [tuple(variable.shape) for variable, new in zip(target_variables, is_new) if not new]
     if shapes != [tuple(weight.shape) for weight in source_weights]:
         raise ValueError(f"Expected weights shaped {shapes} (a network with {source_depth} residual blocks per side). "
                          f"Received: {[tuple(weight.shape) for weight in source_weights]}.")
     values = iter(source_weights)
-    return [variable.numpy() if variable.path.startswith(added) else next(values) for variable in target_variables]
+    return [variable.numpy() if new else next(values) for variable, new in zip(target_variables, is_new)]
 
 
 def _spatial_encoder(images, width, latent_stride, depth):

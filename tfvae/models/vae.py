@@ -22,6 +22,11 @@ def kl_divergence(z_mean, z_log_var):
     return tf.reshape(per_dim, [tf.shape(z_mean)[0], -1])
 
 
+def importance_weighted_bound(log_weights):
+    """log (1/k) sum_i exp(log_weights[i]) over the k samples of axis 0: a lower bound on log p(x) per image."""
+    return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(tf.cast(tf.shape(log_weights)[0], log_weights.dtype))
+
+
 @keras.saving.register_keras_serializable(package="tfvae")
 class VAE(EncoderDecoder):
     """A VAE for denoising: encoder(noisy) -> z ~ q(z | noisy) -> decoder(z) ~ p(clean | z).
@@ -148,7 +153,7 @@ class VAE(EncoderDecoder):
         if self.iw_samples > 1:
             epsilon = self.sampling.noise(tf.concat([[self.iw_samples], tf.shape(z_mean)], 0))
             log_likelihood, log_ratio, output = self.importance_terms(clean, z_mean, z_log_var, epsilon, training)
-            bound = tf.reduce_logsumexp(log_likelihood + log_ratio, axis=0) - math.log(self.iw_samples)
+            bound = importance_weighted_bound(log_likelihood + log_ratio)
             first_draws = likelihood.mean(output[: tf.shape(z_mean)[0]])
             return -tf.reduce_mean(bound), -tf.reduce_mean(log_likelihood), kl, first_draws
         z = self.sampling([z_mean, z_log_var], training=True)
