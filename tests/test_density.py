@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from tfvae import data, density
+from tfvae.export import with_network_dtype
 from tfvae.models import VAE
 from tfvae.pipeline import make_dataset
 
@@ -31,6 +32,14 @@ def test_importance_weighted_bound_is_above_the_elbo_and_tightens_with_k(trained
     assert scores[200]["nll_nats"] < scores[10]["nll_nats"] < scores[1]["nll_nats"]
     assert 60 < scores[200]["nll_nats"] < 250  # a real but small MNIST model
     assert scores[200]["nll_bits_per_dim"] == pytest.approx(scores[200]["nll_nats"] / (784 * np.log(2)))
+
+
+@pytest.mark.real_data
+def test_a_bfloat16_model_is_scored_in_float32(trained_bernoulli_vae):
+    vae, images = trained_bernoulli_vae
+    bfloat16 = with_network_dtype(vae, "mixed_bfloat16")
+    assert bfloat16.decoder.layers[-1].compute_dtype == "bfloat16"
+    assert density.density_scores(bfloat16, images, samples=20) == density.density_scores(vae, images, samples=20)
 
 
 @pytest.mark.real_data
