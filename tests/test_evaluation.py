@@ -130,19 +130,19 @@ def test_pretrain_script_chains_its_stages_and_reuses_finished_ones(real_data, t
     import subprocess
     import sys
 
-    command = [sys.executable, "benchmarks/pretrain.py", "mnist", "--version", "7", "--fast", "--runs", str(tmp_path / "runs"),
+    command = [sys.executable, "benchmarks/pretrain.py", "mnist", "--version", "8", "--fast", "--runs", str(tmp_path / "runs"),
                "--to", str(tmp_path / "saved")]
     repo = str(report.Path(__file__).resolve().parents[1])
     result = subprocess.run(command, capture_output=True, text=True, cwd=repo)
     assert result.returncode == 0, result.stderr[-2000:]
-    stages = [tmp_path / "runs" / name for name in ("mnist", "mnist-2", "mnist-3", "mnist-4", "mnist-5")]
+    stages = [tmp_path / "runs" / name for name in ("mnist", "mnist-2", "mnist-3", "mnist-4", "mnist-5", "mnist-6")]
     configs = [json.loads((stage / "config.json").read_text()) for stage in stages]
     assert [config["init_from"] for config in configs] == [None, *map(str, stages[:-1])]
-    assert [config["dtype_policy"] for config in configs] == ["float32", *["mixed_bfloat16"] * 4]
-    assert [config["sigma_x"] for config in configs] == [0.01, 0.01, 0.005, 0.005, 0.005]  # a stage's later flags win
-    assert [config["learning_rate"] for config in configs] == [1e-3, 5e-4, 2.5e-4, 5e-4, 1e-4]
-    assert [config["depth"] for config in configs] == [None, None, None, 1, 1]  # stage 4 grows a residual block
-    assert (tmp_path / "saved" / "mnist_vae" / "7" / "saved_model.pb").exists()
+    assert [config["dtype_policy"] for config in configs] == ["float32", *["mixed_bfloat16"] * 5]
+    assert [config["sigma_x"] for config in configs] == [0.01, 0.01, 0.005, 0.005, 0.005, 0.005]  # a stage's later flags win
+    assert [config["learning_rate"] for config in configs] == [1e-3, 5e-4, 2.5e-4, 5e-4, 1e-4, 1e-4]
+    assert [config["depth"] for config in configs] == [None, None, None, 1, 1, 1]  # stage 4 grows a residual block
+    assert (tmp_path / "saved" / "mnist_vae" / "8" / "saved_model.pb").exists()
     assert "gaussian:0.5" in (stages[-1] / "evaluation" / "evaluation.md").read_text()
     # A rerun reuses the finished stages; the existing SavedModel version is only replaced with --force.
     trained = [(run / "model.keras").stat().st_mtime_ns for run in stages]
