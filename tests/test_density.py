@@ -32,6 +32,9 @@ def test_importance_weighted_bound_is_above_the_elbo_and_tightens_with_k(trained
     assert scores[200]["nll_nats"] < scores[10]["nll_nats"] < scores[1]["nll_nats"]
     assert 60 < scores[200]["nll_nats"] < 250  # a real but small MNIST model
     assert scores[200]["nll_bits_per_dim"] == pytest.approx(scores[200]["nll_nats"] / (784 * np.log(2)))
+    # Per-image NLLs of 64 digits spread by a few to tens of nats: a standard error well above 0, below 10.
+    assert 0.1 < scores[200]["nll_standard_error_nats"] < 10
+    assert scores[1]["nll_standard_error_nats"] > 0
 
 
 @pytest.mark.real_data

@@ -57,6 +57,7 @@ def test_saved_model_scores_equal_the_run_it_came_from(real_data, tmp_path):
             assert from_saved["denoising"]["model"][spec][metric] == pytest.approx(from_run["denoising"]["model"][spec][metric], abs=1e-4)
     assert from_saved["denoising"]["PCA"] == from_run["denoising"]["PCA"]
     assert "density" in from_run and "density" not in from_saved  # density needs the Keras model
+    assert "(standard error) nats" in (tmp_path / "eval_run" / "evaluation.md").read_text()
     assert from_saved["uncertainty"]["mean_pixel_std"] > 0 and from_saved["uncertainty"]["samples"] == 4
     for name in ("evaluation.json", "evaluation.md", "psnr_vs_sigma.png", "denoised.png", "latent_scatter.png",
                  "interpolation.png", "samples.png", "uncertainty.png"):

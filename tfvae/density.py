@@ -27,7 +27,8 @@ def log_weights(vae, images, samples, seed):
 
 
 def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0):
-    """Mean ELBO and importance-weighted NLL over `images`, in nats per image and bits per dimension."""
+    """Mean ELBO and importance-weighted NLL over `images`, in nats per image and bits per dimension,
+    and the NLL's standard error over the images (how far another sample of images could move it)."""
     images = check_images(images)
     vae = with_network_dtype(vae, "float32")
     elbo, nll = [], []
@@ -40,12 +41,14 @@ def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0)
         weights = tf.concat(weights, axis=0)
         elbo.append(tf.reduce_mean(weights, axis=0))
         nll.append(-importance_weighted_bound(weights))
-    elbo, nll = float(np.mean(np.concatenate(elbo))), float(np.mean(np.concatenate(nll)))
+    per_image_nll = np.concatenate(nll)
+    elbo, nll = float(np.mean(np.concatenate(elbo))), float(np.mean(per_image_nll))
     dims = int(np.prod(images.shape[1:]))
     return {
         "samples": samples,
         "elbo_nats": elbo,
         "nll_nats": nll,
+        "nll_standard_error_nats": float(np.std(per_image_nll, ddof=1) / math.sqrt(len(per_image_nll))),
         "negative_elbo_bits_per_dim": -elbo / (dims * math.log(2)),
         "nll_bits_per_dim": nll / (dims * math.log(2)),
     }

@@ -64,7 +64,8 @@ def summary(results, specs):
                   f"correlation of std with |error| {u['std_error_correlation']:.2f}.", ""]
     if "density" in results:
         d, usage = results["density"], results["latent_usage"]
-        lines += [f"ELBO {d['elbo_nats']:.2f} nats; importance-weighted NLL (k={d['samples']}) {d['nll_nats']:.2f} nats "
+        lines += [f"ELBO {d['elbo_nats']:.2f} nats; importance-weighted NLL (k={d['samples']}) {d['nll_nats']:.2f} "
+                  f"+- {d['nll_standard_error_nats']:.2f} (standard error) nats "
                   f"= {d['nll_bits_per_dim']:.4f} bits/dim; KL {usage['kl_total_nats']:.2f} nats; "
                   f"active units {usage['active_units']} of {usage['latent_dimensions']}.", ""]
     return "\n".join(lines)
