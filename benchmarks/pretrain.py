@@ -34,13 +34,14 @@ COMMON = ["--model", "vae", "--arch", "conv-spatial", "--noise", "gaussian:0-0.5
 FINE_TUNE = [*COMMON, "--dtype-policy", "mixed_bfloat16"]
 SHARPER = ["--learning-rate", "2.5e-4", "--sigma-x", "0.005"]  # stage 3 (later flags override earlier ones)
 GROW = [*SHARPER, "--depth", "1", "--learning-rate", "5e-4"]  # stage 4
+SHORT_CYCLE = [*GROW, "--learning-rate", "1e-4"]  # MNIST's stages 5 and 6
 RECIPES = {  # dataset -> the `tfvae train` flags of each stage (each stage after the first starts from the one before)
     "mnist": [[*COMMON, "--latent-dim", "8", "--epochs", "40", "--time-budget", "6000"],
               [*FINE_TUNE, "--learning-rate", "5e-4", "--latent-dim", "8", "--epochs", "72", "--time-budget", "5700"],
               [*FINE_TUNE, *SHARPER, "--latent-dim", "8", "--epochs", "76", "--time-budget", "6000"],
               [*FINE_TUNE, *GROW, "--latent-dim", "8", "--epochs", "44", "--time-budget", "7000"],
-              [*FINE_TUNE, *GROW, "--learning-rate", "1e-4", "--latent-dim", "8", "--epochs", "16", "--time-budget", "2400"],
-              [*FINE_TUNE, *GROW, "--learning-rate", "1e-4", "--latent-dim", "8", "--epochs", "20", "--time-budget", "3000"]],
+              [*FINE_TUNE, *SHORT_CYCLE, "--latent-dim", "8", "--epochs", "16", "--time-budget", "2400"],
+              [*FINE_TUNE, *SHORT_CYCLE, "--latent-dim", "8", "--epochs", "20", "--time-budget", "3000"]],
     "fashion_mnist": [[*COMMON, "--latent-dim", "8", "--epochs", "16", "--time-budget", "3000"]],
     "cifar10": [[*COMMON, "--latent-dim", "12", "--epochs", "26", "--time-budget", "6000"],
                 [*FINE_TUNE, "--learning-rate", "5e-4", "--latent-dim", "12", "--epochs", "52", "--time-budget", "5700"],

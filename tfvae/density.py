@@ -41,16 +41,16 @@ def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0)
         weights = tf.concat(weights, axis=0)
         elbo.append(tf.reduce_mean(weights, axis=0))
         nll.append(-importance_weighted_bound(weights))
-    per_image_nll = np.concatenate(nll)
-    elbo, nll = float(np.mean(np.concatenate(elbo))), float(np.mean(per_image_nll))
+    elbo, nll = np.concatenate(elbo), np.concatenate(nll)  # per image
+    mean_elbo, mean_nll = float(np.mean(elbo)), float(np.mean(nll))
     dims = int(np.prod(images.shape[1:]))
     return {
         "samples": samples,
-        "elbo_nats": elbo,
-        "nll_nats": nll,
-        "nll_standard_error_nats": float(np.std(per_image_nll, ddof=1) / math.sqrt(len(per_image_nll))),
-        "negative_elbo_bits_per_dim": -elbo / (dims * math.log(2)),
-        "nll_bits_per_dim": nll / (dims * math.log(2)),
+        "elbo_nats": mean_elbo,
+        "nll_nats": mean_nll,
+        "nll_standard_error_nats": float(np.std(nll, ddof=1) / math.sqrt(len(nll))),
+        "negative_elbo_bits_per_dim": -mean_elbo / (dims * math.log(2)),
+        "nll_bits_per_dim": mean_nll / (dims * math.log(2)),
     }
 
 
