@@ -9,11 +9,17 @@ benchmarks/train_speed.py.
 import argparse
 import time
 
-from tfvae import data
-from tfvae.pipeline import make_dataset
+from tfvae.data import sources
+from tfvae.data.pipeline import make_dataset
 
 SPECS = [
-    "none", "gaussian:0-0.5", "salt_pepper:0-0.5", "poisson:5-50", "speckle:0-0.5", "masking:0-0.5", "block:0-0.5",
+    "none",
+    "gaussian:0-0.5",
+    "salt_pepper:0-0.5",
+    "poisson:5-50",
+    "speckle:0-0.5",
+    "masking:0-0.5",
+    "block:0-0.5",
     "mix:gaussian:0-0.5,salt_pepper:0-0.2,poisson:5-50",
 ]
 
@@ -35,8 +41,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--batches", type=int, default=200)
     args = parser.parse_args()
-    loaded = {name: data.load(name, "train").images for name in args.datasets}
-    print(f"| noise | " + " | ".join(f"{name} img/s" for name in args.datasets) + " |")
+    loaded = {name: sources.load(name, "train").images for name in args.datasets}
+    print("| noise | " + " | ".join(f"{name} img/s" for name in args.datasets) + " |")
     print("|---|" + "---|" * len(args.datasets))
     for spec in SPECS:
         rates = [images_per_second(images, spec, args.batch_size, args.batches) for images in loaded.values()]

@@ -1,6 +1,6 @@
 """Decode the posterior mean, or average the decoder over posterior samples?
 
-    python benchmarks/posterior_average.py saved_models/mnist_vae/4 --dataset mnist --samples 8
+    python benchmarks/posterior_average.py saved_models/mnist_vae/7 --dataset mnist --samples 8
 
 A VAE can denoise by decoding z_mean of q(z | noisy) (what tfvae does) or by averaging decode(z)
 over draws z ~ q(z | noisy). Scores both with a SavedModel's `encode` / `decode` signatures on the
@@ -11,8 +11,8 @@ import argparse
 
 import tensorflow as tf
 
-from tfvae import data
-from tfvae.evaluation import HEADLINE_SPECS, denoising_scores
+from tfvae.data import sources
+from tfvae.evaluation.scoring import HEADLINE_SPECS, denoising_scores
 
 
 def posterior_denoiser(model, samples, seed):
@@ -33,25 +33,36 @@ def posterior_denoiser(model, samples, seed):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("saved_model", help="a VAE SavedModel folder, e.g. saved_models/mnist_vae/4")
+    parser.add_argument("saved_model", help="a VAE SavedModel folder, e.g. saved_models/mnist_vae/7")
     parser.add_argument("--dataset", required=True, help="its dataset (validation slice)")
     parser.add_argument("--samples", type=int, default=8, help="posterior draws to average (>= 1)")
     parser.add_argument("--limit", type=int, default=1000, help="validation images scored")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.samples < 1 or args.limit < 1:
-        parser.error(f"expected --samples >= 1 and --limit >= 1; received --samples {args.samples} --limit {args.limit}")
+        parser.error(
+            f"expected --samples >= 1 and --limit >= 1; received --samples {args.samples} --limit {args.limit}"
+        )
     model = tf.saved_model.load(args.saved_model)
     if "z_log_var" not in model.signatures["encode"].structured_outputs:
         parser.error(f"expected a VAE SavedModel (encode returns z_log_var); received {args.saved_model}")
-    clean = data.load(args.dataset, "validation").images[: args.limit]
-    rows = {name: denoising_scores(posterior_denoiser(model, samples, args.seed), clean, seed=args.seed)
-            for name, samples in (("decode(z_mean)", 0), (f"mean of {args.samples} decodes of posterior samples", args.samples))}
+    clean = sources.load(args.dataset, "validation").images[: args.limit]
+    rows = {
+        name: denoising_scores(posterior_denoiser(model, samples, args.seed), clean, seed=args.seed)
+        for name, samples in (
+            ("decode(z_mean)", 0),
+            (f"mean of {args.samples} decodes of posterior samples", args.samples),
+        )
+    }
     print(f"{args.saved_model}, {len(clean)} validation images of {args.dataset}\n")
     print("| denoiser | " + " | ".join(HEADLINE_SPECS) + " |")
     print("|---" * (len(HEADLINE_SPECS) + 1) + "|")
     for name, results in rows.items():
-        print(f"| {name} | " + " | ".join(f"{results[spec]['psnr']:.3f} / {results[spec]['ssim']:.3f}" for spec in HEADLINE_SPECS) + " |")
+        print(
+            f"| {name} | "
+            + " | ".join(f"{results[spec]['psnr']:.3f} / {results[spec]['ssim']:.3f}" for spec in HEADLINE_SPECS)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

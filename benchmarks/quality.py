@@ -1,7 +1,7 @@
-"""The README's results: `tfvae bench` over MNIST and CIFAR-10 (see tfvae/bench.py).
+"""The README's results: `tfvae bench` over MNIST and CIFAR-10 (see tfvae/evaluation/bench.py).
 
-    python benchmarks/quality.py                      # full run, by hand (about an hour on 2 cores)
-    python benchmarks/quality.py --fast --out /tmp/q  # seconds: proves the script works (CI)
+python benchmarks/quality.py                      # full run, by hand (about an hour on 2 cores)
+python benchmarks/quality.py --fast --out /tmp/q  # seconds: proves the script works (CI)
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Latency and throughput of exported models' `serving_default` signature on this CPU.
 
-    python benchmarks/serving.py saved_models/mnist_vae/1 [more SavedModel folders]
+    python benchmarks/serving.py saved_models/mnist_vae/7 [more SavedModel folders]
 
 Batch 1: p50 / p99 latency over --calls calls. Batch 256: images/s. Prints a Markdown table.
 """
@@ -11,7 +11,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tfvae.evaluation import load_endpoints
+from tfvae.serving.endpoints import load_endpoints
 
 
 def latencies_ms(serve, images, calls):
@@ -36,7 +36,11 @@ def main():
         serve = tf.saved_model.load(path).signatures["serving_default"]
         one = latencies_ms(serve, tf.fill((1, *shape), 0.5), args.calls)
         many = latencies_ms(serve, tf.fill((256, *shape), 0.5), max(5, args.calls // 20))
-        print(f"| {path} | {np.percentile(one, 50):.2f} | {np.percentile(one, 99):.2f} | {256 / (np.median(many) / 1000):,.0f} |", flush=True)
+        print(
+            f"| {path} | {np.percentile(one, 50):.2f} | {np.percentile(one, 99):.2f} "
+            f"| {256 / (np.median(many) / 1000):,.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -8,32 +8,35 @@ Markdown table; run it on an otherwise idle machine.
 """
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
 
-from tfvae.metrics import PSNR
-from tfvae.models import VAE, Autoencoder
-from tfvae.pipeline import make_dataset
-from tfvae.training import DTYPE_POLICIES
+from tfvae.data.pipeline import make_dataset
+from tfvae.models.precision import DTYPE_POLICIES
+from tfvae.training import TrainConfig, fitting
 
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
-MODELS = {  # name -> (shape, network dtype policy) -> model
-    "seed MLP VAE 400-20": lambda shape, dtype: VAE(shape, arch="mlp", width=400, latent_dim=20, likelihood="bernoulli", network_dtype=dtype),
-    "DAE conv": lambda shape, dtype: Autoencoder(shape, arch="conv", network_dtype=dtype),
-    "conv VAE": lambda shape, dtype: VAE(shape, arch="conv", latent_dim=16, network_dtype=dtype),
-    "conv-spatial VAE w16": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=16, network_dtype=dtype),
-    "conv-spatial VAE w32": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=32, network_dtype=dtype),
-    "conv-spatial VAE w48": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=48, network_dtype=dtype),
-    "conv-spatial VAE w32 depth 1": lambda shape, dtype: VAE(shape, arch="conv-spatial", width=32, depth=1, network_dtype=dtype),
+VAE = TrainConfig(model="vae")
+MODELS = {  # name -> the TrainConfig preset the model is built from (tfvae.training.fitting.build_model)
+    "the write-up's MLP VAE 400-20": dataclasses.replace(VAE, arch="mlp"),
+    "DAE conv": TrainConfig(model="ae", arch="conv"),
+    "conv VAE": dataclasses.replace(VAE, arch="conv"),
+    "conv-spatial VAE w16": dataclasses.replace(VAE, arch="conv-spatial", width=16),
+    "conv-spatial VAE w32": dataclasses.replace(VAE, arch="conv-spatial", width=32),
+    "conv-spatial VAE w48": dataclasses.replace(VAE, arch="conv-spatial", width=48),
+    "conv-spatial VAE w32, 1 residual block": dataclasses.replace(
+        VAE, arch="conv-spatial", width=32, residual_blocks=1
+    ),
 }
 NOISE = "gaussian:0-0.5"
 
 
-def fit_rate(model, dataset, steps, jit, steps_per_execution):
-    kwargs = {} if isinstance(model, VAE) else {"loss": "mse", "metrics": [PSNR()]}
-    model.compile(optimizer="adam", jit_compile=jit, steps_per_execution=steps_per_execution, **kwargs)
-    model.fit(dataset, epochs=1, steps_per_epoch=2 * steps_per_execution, verbose=0)  # trace and warm up
+def fit_rate(config, image_shape, dataset, steps):
+    """Training steps per second of the model `config` builds, after a warm-up."""
+    model = fitting.build_model(config, image_shape, steps)
+    model.fit(dataset, epochs=1, steps_per_epoch=2 * config.steps_per_execution, verbose=0)  # trace and warm up
     start = time.perf_counter()
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     return steps / (time.perf_counter() - start)
@@ -55,7 +58,7 @@ def main():
     parser.add_argument("--steps-per-execution", type=int, default=8)
     parser.add_argument("--datasets", nargs="+", default=list(SHAPES))
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES, help="the networks' Keras dtype policy")
+    parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES, help="the networks' dtype policy")
     args = parser.parse_args()
     print(f"dtype policy: {args.dtype_policy}\n")
     print(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
@@ -65,10 +68,21 @@ def main():
         dataset = make_dataset(images, NOISE, args.batch_size, seed=0, training=True)
         pipeline = pipeline_rate(dataset, 200) * args.batch_size
         for model_name in args.models:
-            build = MODELS[model_name]
-            rates = [fit_rate(build(SHAPES[name], args.dtype_policy), dataset, args.steps, jit, args.steps_per_execution) * args.batch_size
-                     for jit in (False, True)]
-            print(f"| {name} | {model_name} | {rates[0]:,.0f} | {rates[1]:,.0f} | {pipeline:,.0f} | {pipeline / max(rates):.0f}x |", flush=True)
+            config = dataclasses.replace(
+                MODELS[model_name],
+                dtype_policy=args.dtype_policy,
+                batch_size=args.batch_size,
+                steps_per_execution=args.steps_per_execution,
+            )
+            rates = [
+                fit_rate(dataclasses.replace(config, xla=xla), SHAPES[name], dataset, args.steps) * args.batch_size
+                for xla in ("off", "on")
+            ]
+            print(
+                f"| {name} | {model_name} | {rates[0]:,.0f} | {rates[1]:,.0f} | {pipeline:,.0f} "
+                f"| {pipeline / max(rates):.0f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ print("max_difference", max(float(np.abs(a - b).max()) for a, b in zip(single, m
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 grey = np.full((32, 8, 8, 1), 0.5, np.float32)
-noisy, _ = next(iter(strategy.experimental_distribute_dataset(make_dataset(grey, "gaussian:0.2", 16, 0, True, device=None))))
+noisy, _ = next(
+    iter(strategy.experimental_distribute_dataset(make_dataset(grey, "gaussian:0.2", 16, 0, True, device=None)))
+)
 first, second = (np.asarray(t) for t in strategy.experimental_local_results(noisy))
 print("replica_noise_shared", int(first.shape != second.shape or np.array_equal(first, second)))

@@ -13,8 +13,8 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from fakes import write_mnist_folder, write_png
+
 from tfvae import cli, data, export, training
 from tfvae.models import VAE
 from tfvae.pipeline import make_dataset
@@ -77,70 +77,140 @@ def case(act, error, pattern, arrange=lambda tmp: None):
 BAD_INPUTS = {
     # --- data loaders ---
     "truncated IDX file": case(
-        lambda folder, _: data.load(str(folder)), CorruptFileError, "train-images.*truncated",
-        arrange=lambda tmp: damaged_mnist(tmp, lambda raw: raw[:-100])),
+        lambda folder, _: data.load(str(folder)),
+        CorruptFileError,
+        "train-images.*truncated",
+        arrange=lambda tmp: damaged_mnist(tmp, lambda raw: raw[:-100]),
+    ),
     "IDX file with a wrong magic number": case(
-        lambda folder, _: data.load(str(folder)), CorruptFileError, "train-images.*magic",
-        arrange=lambda tmp: damaged_mnist(tmp, lambda raw: b"\x01\x02" + raw[2:])),
+        lambda folder, _: data.load(str(folder)),
+        CorruptFileError,
+        "train-images.*magic",
+        arrange=lambda tmp: damaged_mnist(tmp, lambda raw: b"\x01\x02" + raw[2:]),
+    ),
     "image folder with mixed sizes": case(
-        lambda folder, _: data.load(str(folder)), ValueError, "share one shape.*2.png",
-        arrange=lambda tmp: image_folder(tmp, {"1.png": PIXELS, "2.png": np.zeros((9, 8, 1), np.uint8)})),
+        lambda folder, _: data.load(str(folder)),
+        ValueError,
+        "share one shape.*2.png",
+        arrange=lambda tmp: image_folder(tmp, {"1.png": PIXELS, "2.png": np.zeros((9, 8, 1), np.uint8)}),
+    ),
     "image folder without images": case(
-        lambda folder, _: data.load(str(folder)), FileNotFoundError, "no images", arrange=lambda tmp: image_folder(tmp, {})),
+        lambda folder, _: data.load(str(folder)),
+        FileNotFoundError,
+        "no images",
+        arrange=lambda tmp: image_folder(tmp, {}),
+    ),
     "unreadable image file": case(
-        lambda folder, _: data.load(str(folder)), CorruptFileError, "2.png.*cannot be decoded",
-        arrange=lambda tmp: image_folder(tmp, {"1.png": PIXELS, "2.png": b"not a png"})),
+        lambda folder, _: data.load(str(folder)),
+        CorruptFileError,
+        "2.png.*cannot be decoded",
+        arrange=lambda tmp: image_folder(tmp, {"1.png": PIXELS, "2.png": b"not a png"}),
+    ),
     "unknown dataset name": case(lambda _, tmp: data.load("mnsit", data_dir=str(tmp)), data.DataNotFoundError, "mnsit"),
     # --- Python API ---
     "images of rank 3": case(lambda *_: make_dataset(GOOD[0], "gaussian", 4, 0, True), ValueError, "rank 3"),
-    "uint8 images": case(lambda *_: make_dataset((GOOD * 255).astype(np.uint8), "gaussian", 4, 0, True), ValueError, "dtype=uint8"),
-    "[0, 255] float images": case(lambda *_: make_dataset(GOOD * 255, "gaussian", 4, 0, True), ValueError, "divide by 255"),
-    "NaN pixels": case(lambda *_: make_dataset(np.full_like(GOOD, np.nan), "gaussian", 4, 0, True), ValueError, "NaN/Inf"),
+    "uint8 images": case(
+        lambda *_: make_dataset((GOOD * 255).astype(np.uint8), "gaussian", 4, 0, True), ValueError, "dtype=uint8"
+    ),
+    "[0, 255] float images": case(
+        lambda *_: make_dataset(GOOD * 255, "gaussian", 4, 0, True), ValueError, "divide by 255"
+    ),
+    "NaN pixels": case(
+        lambda *_: make_dataset(np.full_like(GOOD, np.nan), "gaussian", 4, 0, True), ValueError, "NaN/Inf"
+    ),
     "empty batch": case(lambda *_: make_dataset(GOOD[:0], "gaussian", 4, 0, False), ValueError, "at least one image"),
-    "batch larger than the data": case(lambda *_: make_dataset(GOOD, "gaussian", 64, 0, True), ValueError, "batch_size=64"),
+    "batch larger than the data": case(
+        lambda *_: make_dataset(GOOD, "gaussian", 64, 0, True), ValueError, "batch_size=64"
+    ),
     "bad noise spec": case(lambda *_: make_dataset(GOOD, "gaussian:abc", 4, 0, True), ValueError, "gaussian:abc"),
     "negative sigma": case(lambda *_: make_dataset(GOOD, "gaussian:-0.1", 4, 0, True), ValueError, "-0.1"),
-    "wrong channels for the model": case(lambda *_: tiny_vae()(np.zeros((2, 16, 16, 3), np.float32)), ValueError, r"\(N, 16, 16, 1\)"),
+    "wrong channels for the model": case(
+        lambda *_: tiny_vae()(np.zeros((2, 16, 16, 3), np.float32)), ValueError, r"\(N, 16, 16, 1\)"
+    ),
     "wrong image size for a fixed-size model": case(
-        lambda *_: tiny_vae()(np.zeros((2, 28, 28, 1), np.float32)), ValueError, r"\(N, 16, 16, 1\)"),
+        lambda *_: tiny_vae()(np.zeros((2, 28, 28, 1), np.float32)), ValueError, r"\(N, 16, 16, 1\)"
+    ),
     "Inf pixels into the model": case(
-        lambda *_: tiny_vae()(tf.fill((1, 16, 16, 1), np.inf)), tf.errors.InvalidArgumentError, "NaN or Inf"),
+        lambda *_: tiny_vae()(tf.fill((1, 16, 16, 1), np.inf)), tf.errors.InvalidArgumentError, "NaN or Inf"
+    ),
     "time budget <= 0": case(lambda *_: training.TrainConfig(time_budget=0), ValueError, "time_budget=0"),
-    "NaN learning rate": case(lambda *_: training.TrainConfig(learning_rate=float("nan")), ValueError, "learning_rate=nan"),
-    "unknown learning-rate schedule": case(lambda *_: training.TrainConfig(lr_schedule="step"), ValueError, "lr_schedule='step'"),
-    "unknown dtype policy": case(lambda *_: training.TrainConfig(dtype_policy="float16"), ValueError, "dtype_policy='float16'"),
-    "bfloat16 PCA": case(lambda *_: training.TrainConfig(model="pca", dtype_policy="mixed_bfloat16"), ValueError, "float32 for pca"),
+    "NaN learning rate": case(
+        lambda *_: training.TrainConfig(learning_rate=float("nan")), ValueError, "learning_rate=nan"
+    ),
+    "unknown learning-rate schedule": case(
+        lambda *_: training.TrainConfig(lr_schedule="step"), ValueError, "lr_schedule='step'"
+    ),
+    "unknown dtype policy": case(
+        lambda *_: training.TrainConfig(dtype_policy="float16"), ValueError, "dtype_policy='float16'"
+    ),
+    "bfloat16 PCA": case(
+        lambda *_: training.TrainConfig(model="pca", dtype_policy="mixed_bfloat16"), ValueError, "float32 for pca"
+    ),
     "EMA momentum of 1": case(lambda *_: training.TrainConfig(ema=1.0), ValueError, "ema=1.0"),
     "quarter-turn ensemble of non-square images": case(
-        lambda _, tmp: export.export_model(VAE((8, 16, 1), width=4, latent_dim=2), tmp / "sm", "vae", 1, ensemble="dihedral"),
-        ValueError, r"square images.*\(8, 16, 1\)"),
+        lambda _, tmp: export.export_model(
+            VAE((8, 16, 1), width=4, latent_dim=2), tmp / "sm", "vae", 1, ensemble="dihedral"
+        ),
+        ValueError,
+        r"square images.*\(8, 16, 1\)",
+    ),
     # --- SavedModel endpoint (serving_default of an exported VAE for 16x16x1 images) ---
-    "endpoint: rank 3": case(lambda serve, _: serve(np.zeros((16, 16, 1), np.float32)), tf.errors.InvalidArgumentError, r"\(N, 16, 16, 1\)"),
+    "endpoint: rank 3": case(
+        lambda serve, _: serve(np.zeros((16, 16, 1), np.float32)), tf.errors.InvalidArgumentError, r"\(N, 16, 16, 1\)"
+    ),
     "endpoint: 3 channels": case(
-        lambda serve, _: serve(np.zeros((1, 16, 16, 3), np.float32)), tf.errors.InvalidArgumentError, r"\(N, 16, 16, 1\)"),
-    "endpoint: uint8": case(lambda serve, _: serve(np.zeros((1, 16, 16, 1), np.uint8)), tf.errors.InvalidArgumentError, "float tensor but is a uint8"),
+        lambda serve, _: serve(np.zeros((1, 16, 16, 3), np.float32)),
+        tf.errors.InvalidArgumentError,
+        r"\(N, 16, 16, 1\)",
+    ),
+    "endpoint: uint8": case(
+        lambda serve, _: serve(np.zeros((1, 16, 16, 1), np.uint8)),
+        tf.errors.InvalidArgumentError,
+        "float tensor but is a uint8",
+    ),
     "endpoint: [0, 255] floats": case(
-        lambda serve, _: serve(np.full((1, 16, 16, 1), 255.0, np.float32)), tf.errors.InvalidArgumentError, "values above 1"),
+        lambda serve, _: serve(np.full((1, 16, 16, 1), 255.0, np.float32)),
+        tf.errors.InvalidArgumentError,
+        "values above 1",
+    ),
     "endpoint: empty batch": case(
-        lambda serve, _: serve(np.zeros((0, 16, 16, 1), np.float32)), tf.errors.InvalidArgumentError, "N >= 1"),
+        lambda serve, _: serve(np.zeros((0, 16, 16, 1), np.float32)), tf.errors.InvalidArgumentError, "N >= 1"
+    ),
     # --- CLI: refused before anything is written ---
     "train into a folder that is not a run": case(
-        lambda folder, _: cli_fails("train", "--out", folder), SystemExit, "not a tfvae run folder", arrange=foreign_folder),
+        lambda folder, _: cli_fails("train", "--out", folder),
+        SystemExit,
+        "not a tfvae run folder",
+        arrange=foreign_folder,
+    ),
     "train under a path that is a file": case(
-        lambda folder, _: cli_fails("train", "--out", folder / "chapter1.tex" / "run"), SystemExit, "Cannot create the run folder",
-        arrange=foreign_folder),
-    "train with a negative time budget": case(lambda _, tmp: cli_fails("train", "--time-budget", "-5", "--out", tmp / "run"),
-                                              SystemExit, "time_budget=-5"),
-    "train with --strategy tpu and no TPU": case(lambda _, tmp: cli_fails("train", "--strategy", "tpu", "--out", tmp / "run"),
-                                                 SystemExit, "no TPU found"),
+        lambda folder, _: cli_fails("train", "--out", folder / "chapter1.tex" / "run"),
+        SystemExit,
+        "Cannot create the run folder",
+        arrange=foreign_folder,
+    ),
+    "train with a negative time budget": case(
+        lambda _, tmp: cli_fails("train", "--time-budget", "-5", "--out", tmp / "run"), SystemExit, "time_budget=-5"
+    ),
+    "train with --strategy tpu and no TPU": case(
+        lambda _, tmp: cli_fails("train", "--strategy", "tpu", "--out", tmp / "run"), SystemExit, "no TPU found"
+    ),
     "unknown strategy": case(lambda *_: training.TrainConfig(strategy="horovod"), ValueError, "strategy='horovod'"),
-    "train on a nearly full disk": case(lambda _, tmp: cli_fails("train", "--out", tmp / "run"), SystemExit, "5 MiB free"),
+    "train on a nearly full disk": case(
+        lambda _, tmp: cli_fails("train", "--out", tmp / "run"), SystemExit, "5 MiB free"
+    ),
     "evaluate a folder that is not a model": case(
-        lambda folder, tmp: cli_fails("evaluate", folder, "--dataset", "mnist", "--out", tmp / "eval"), SystemExit, "thesis",
-        arrange=foreign_folder),
+        lambda folder, tmp: cli_fails("evaluate", folder, "--dataset", "mnist", "--out", tmp / "eval"),
+        SystemExit,
+        "thesis",
+        arrange=foreign_folder,
+    ),
     "denoise with a model that does not exist": case(
-        lambda folder, tmp: cli_fails("denoise", tmp / "no-model", folder, "--out", tmp / "out"), SystemExit, "no-model",
-        arrange=lambda tmp: image_folder(tmp, {"1.png": PIXELS})),
+        lambda folder, tmp: cli_fails("denoise", tmp / "no-model", folder, "--out", tmp / "out"),
+        SystemExit,
+        "no-model",
+        arrange=lambda tmp: image_folder(tmp, {"1.png": PIXELS}),
+    ),
 }
 
 

@@ -2,8 +2,8 @@ import subprocess
 import sys
 
 import pytest
-
 from fakes import write_mnist_folder
+
 from tfvae import cli
 
 
@@ -19,7 +19,19 @@ def test_data_info_reports_counts_and_origin(tmp_path, capsys, no_data_env):
 def test_noise_preview_writes_a_png_and_never_overwrites(tmp_path, capsys, no_data_env):
     write_mnist_folder(tmp_path / "mnist")
     out = tmp_path / "grid.png"
-    args = ["noise", "preview", "mnist", "--data-dir", str(tmp_path), "--validation-size", "8", "--count", "4", "--out", str(out)]
+    args = [
+        "noise",
+        "preview",
+        "mnist",
+        "--data-dir",
+        str(tmp_path),
+        "--validation-size",
+        "8",
+        "--count",
+        "4",
+        "--out",
+        str(out),
+    ]
     assert cli.main(args) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = out.stat().st_mtime_ns
@@ -30,11 +42,23 @@ def test_noise_preview_writes_a_png_and_never_overwrites(tmp_path, capsys, no_da
 
 def test_errors_are_one_line_without_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "tfvae.cli", "noise", "preview", str(tmp_path), "--noise", "gaussian:-1", "--out", str(tmp_path / "x.png")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tfvae.cli",
+            "noise",
+            "preview",
+            str(tmp_path),
+            "--noise",
+            "gaussian:-1",
+            "--out",
+            str(tmp_path / "x.png"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
-    lines = [l for l in result.stderr.splitlines() if l.startswith("tfvae: error")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tfvae: error")]
     assert len(lines) == 1 and "Traceback" not in result.stderr
 
 

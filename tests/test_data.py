@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-
 from fakes import write_cifar_binary_folder, write_mnist_folder
+
 from tfvae import data
 
 
@@ -88,7 +88,7 @@ def test_tfds_route_with_mock_data(tmp_path, no_data_env):
     with tfds.testing.mock_data(num_examples=20):
         loaded = data.load("mnist", "test", data_dir=tmp_path, download=False)
     assert loaded.images.shape == (20, 28, 28, 1) and loaded.images.dtype == np.float32
-    assert 0.0 <= loaded.images.min() and loaded.images.max() <= 1.0
+    assert loaded.images.min() >= 0.0 and loaded.images.max() <= 1.0
     assert loaded.origin == "tfds:mnist/test"
 
 

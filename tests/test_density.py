@@ -17,7 +17,9 @@ def trained_bernoulli_vae(real_data_root):
     keras.utils.set_random_seed(0)
     vae = VAE((28, 28, 1), arch="mlp", width=128, latent_dim=8, likelihood="bernoulli", seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=16)
-    vae.fit(make_dataset(train, "none", 128, seed=0, training=True), epochs=5, steps_per_epoch=64, verbose=0, shuffle=False)
+    vae.fit(
+        make_dataset(train, "none", 128, seed=0, training=True), epochs=5, steps_per_epoch=64, verbose=0, shuffle=False
+    )
     return vae, held_out
 
 
@@ -60,7 +62,9 @@ def test_an_importance_weighted_loss_is_the_density_modules_bound_and_trains(tra
     train = data.load("mnist", "train", data_dir=real_data_root).images[:2048]
     small = VAE((28, 28, 1), arch="mlp", width=64, latent_dim=4, likelihood="bernoulli", iw_samples=5, seed=0)
     small.compile(optimizer=keras.optimizers.Adam(2e-3))
-    history = small.fit(make_dataset(train, "none", 128, seed=0, training=True), epochs=3, steps_per_epoch=16, verbose=0, shuffle=False)
+    history = small.fit(
+        make_dataset(train, "none", 128, seed=0, training=True), epochs=3, steps_per_epoch=16, verbose=0, shuffle=False
+    )
     assert history.history["loss"][-1] < history.history["loss"][0] - 20
 
 

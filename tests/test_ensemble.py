@@ -24,7 +24,9 @@ def test_self_ensemble_is_the_mean_of_the_undone_copies(name, copies):
         y = top_left_weighted(np.ascontiguousarray(x))
         y = y[:, :, ::-1] if mirrored else y
         expected.append(np.rot90(y, -turns, axes=(1, 2)))
-    np.testing.assert_allclose(ensemble.self_ensemble(top_left_weighted, IMAGES, name), np.mean(expected, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        ensemble.self_ensemble(top_left_weighted, IMAGES, name), np.mean(expected, axis=0), rtol=1e-6
+    )
 
 
 def test_an_equivariant_denoiser_is_unchanged_and_the_identity_is_kept():
@@ -45,7 +47,12 @@ def test_exported_self_ensemble_serves_the_mean_and_records_it(tmp_path):
     model = VAE((16, 16, 1), arch="conv-spatial", width=4, latent_dim=2, seed=0)
     images = np.random.default_rng(1).uniform(0, 1, (4, 16, 16, 1)).astype(np.float32)
     model.save(tmp_path / "m.keras")
-    assert cli.main(["export", str(tmp_path / "m.keras"), "--name", "vae", "--to", str(tmp_path), "--self-ensemble", "dihedral"]) == 0
+    assert (
+        cli.main(
+            ["export", str(tmp_path / "m.keras"), "--name", "vae", "--to", str(tmp_path), "--self-ensemble", "dihedral"]
+        )
+        == 0
+    )
     loaded = tf.saved_model.load(str(tmp_path / "vae" / "1"))
     served = loaded.signatures["serving_default"](images=tf.constant(images))["denoised"]
     np.testing.assert_allclose(served, ensemble.self_ensemble(model, images, "dihedral"), atol=1e-5)

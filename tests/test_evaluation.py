@@ -36,7 +36,10 @@ def test_gaussian_blur_keeps_constant_images_and_smooths_noise():
 
 
 def test_comparison_is_identical_across_calls():
-    methods = {"noisy input": lambda noisy, spec: noisy, "blur": lambda noisy, spec: baselines.gaussian_blur(noisy, 1.0)}
+    methods = {
+        "noisy input": lambda noisy, spec: noisy,
+        "blur": lambda noisy, spec: baselines.gaussian_blur(noisy, 1.0),
+    }
     first = evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=3)
     assert first == evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=3)
     assert first != evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=4)
@@ -45,22 +48,39 @@ def test_comparison_is_identical_across_calls():
 
 @pytest.mark.real_data
 def test_saved_model_scores_equal_the_run_it_came_from(real_data, tmp_path):
-    config = training.TrainConfig(dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=8, epochs=1,
-                                  out=str(tmp_path / "run"))
+    config = training.TrainConfig(
+        dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=8, epochs=1, out=str(tmp_path / "run")
+    )
     run = training.train(config)
     served = export.export_model(export.load_model(run), tmp_path / "served", "vae", 1)
-    kwargs = {"dataset": "mnist", "specs": ("gaussian:0.3", "salt_pepper:0.1"), "limit": 64, "samples": 4, "density_samples": 10}
+    kwargs = {
+        "dataset": "mnist",
+        "specs": ("gaussian:0.3", "salt_pepper:0.1"),
+        "limit": 64,
+        "samples": 4,
+        "density_samples": 10,
+    }
     from_run = report.evaluate(run, out=tmp_path / "eval_run", **kwargs)
     from_saved = report.evaluate(served, out=tmp_path / "eval_saved", **kwargs)
     for spec in kwargs["specs"]:
         for metric in ("psnr", "ssim"):
-            assert from_saved["denoising"]["model"][spec][metric] == pytest.approx(from_run["denoising"]["model"][spec][metric], abs=1e-4)
+            assert from_saved["denoising"]["model"][spec][metric] == pytest.approx(
+                from_run["denoising"]["model"][spec][metric], abs=1e-4
+            )
     assert from_saved["denoising"]["PCA"] == from_run["denoising"]["PCA"]
     assert "density" in from_run and "density" not in from_saved  # density needs the Keras model
     assert "(standard error) nats" in (tmp_path / "eval_run" / "evaluation.md").read_text()
     assert from_saved["uncertainty"]["mean_pixel_std"] > 0 and from_saved["uncertainty"]["samples"] == 4
-    for name in ("evaluation.json", "evaluation.md", "psnr_vs_sigma.png", "denoised.png", "latent_scatter.png",
-                 "interpolation.png", "samples.png", "uncertainty.png"):
+    for name in (
+        "evaluation.json",
+        "evaluation.md",
+        "psnr_vs_sigma.png",
+        "denoised.png",
+        "latent_scatter.png",
+        "interpolation.png",
+        "samples.png",
+        "uncertainty.png",
+    ):
         assert (tmp_path / "eval_saved" / name).exists(), name
     assert json.loads((tmp_path / "eval_run" / "evaluation.json").read_text())["images"] == 64
 
@@ -80,9 +100,22 @@ def test_bench_fast_mode_runs_end_to_end(real_data, tmp_path):
     import sys
 
     result = subprocess.run(
-        [sys.executable, "benchmarks/quality.py", "--fast", "--datasets", "mnist", "--out", str(tmp_path / "runs"),
-         "--table", str(tmp_path / "quality.md"), "--figures", str(tmp_path)],
-        capture_output=True, text=True, cwd=str(report.Path(__file__).resolve().parents[1]),
+        [
+            sys.executable,
+            "benchmarks/quality.py",
+            "--fast",
+            "--datasets",
+            "mnist",
+            "--out",
+            str(tmp_path / "runs"),
+            "--table",
+            str(tmp_path / "quality.md"),
+            "--figures",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(report.Path(__file__).resolve().parents[1]),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     table = (tmp_path / "quality.md").read_text()
@@ -97,9 +130,22 @@ def test_equal_budget_benchmark_fast_mode_runs_end_to_end(real_data, tmp_path):
     import sys
 
     result = subprocess.run(
-        [sys.executable, "benchmarks/equal_budget.py", "--fast", "--seconds", "5", "--datasets", "mnist",
-         "--out", str(tmp_path / "runs"), "--table", str(tmp_path / "equal.md")],
-        capture_output=True, text=True, cwd=str(report.Path(__file__).resolve().parents[1]),
+        [
+            sys.executable,
+            "benchmarks/equal_budget.py",
+            "--fast",
+            "--seconds",
+            "5",
+            "--datasets",
+            "mnist",
+            "--out",
+            str(tmp_path / "runs"),
+            "--table",
+            str(tmp_path / "equal.md"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(report.Path(__file__).resolve().parents[1]),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     table = (tmp_path / "equal.md").read_text()
@@ -114,10 +160,23 @@ def test_posterior_average_benchmark_scores_both_denoisers_and_refuses_a_non_vae
     import sys
 
     repo = report.Path(__file__).resolve().parents[1]
-    command = [sys.executable, "benchmarks/posterior_average.py", "--dataset", "mnist", "--limit", "16", "--samples", "2"]
+    command = [
+        sys.executable,
+        "benchmarks/posterior_average.py",
+        "--dataset",
+        "mnist",
+        "--limit",
+        "16",
+        "--samples",
+        "2",
+    ]
     result = subprocess.run([*command, "saved_models/mnist_vae/4"], capture_output=True, text=True, cwd=str(repo))
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| decode(z_mean)") or line.startswith("| mean of 2")]
+    rows = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("| decode(z_mean)") or line.startswith("| mean of 2")
+    ]
     psnrs = [[float(cell.split(" / ")[0]) for cell in row.strip("|").split("|")[1:]] for row in rows]
     assert len(psnrs) == 2 and all(len(row) == 4 for row in psnrs)
     assert all(20 < value < 40 for row in psnrs for value in row) and psnrs[0] != psnrs[1]
@@ -131,8 +190,18 @@ def test_pretrain_script_chains_its_stages_and_reuses_finished_ones(real_data, t
     import subprocess
     import sys
 
-    command = [sys.executable, "benchmarks/pretrain.py", "mnist", "--version", "8", "--fast", "--runs", str(tmp_path / "runs"),
-               "--to", str(tmp_path / "saved")]
+    command = [
+        sys.executable,
+        "benchmarks/pretrain.py",
+        "mnist",
+        "--version",
+        "8",
+        "--fast",
+        "--runs",
+        str(tmp_path / "runs"),
+        "--to",
+        str(tmp_path / "saved"),
+    ]
     repo = str(report.Path(__file__).resolve().parents[1])
     result = subprocess.run(command, capture_output=True, text=True, cwd=repo)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -140,7 +209,14 @@ def test_pretrain_script_chains_its_stages_and_reuses_finished_ones(real_data, t
     configs = [json.loads((stage / "config.json").read_text()) for stage in stages]
     assert [config["init_from"] for config in configs] == [None, *map(str, stages[:-1])]
     assert [config["dtype_policy"] for config in configs] == ["float32", *["mixed_bfloat16"] * 5]
-    assert [config["sigma_x"] for config in configs] == [0.01, 0.01, 0.005, 0.005, 0.005, 0.005]  # a stage's later flags win
+    assert [config["sigma_x"] for config in configs] == [
+        0.01,
+        0.01,
+        0.005,
+        0.005,
+        0.005,
+        0.005,
+    ]  # a stage's later flags win
     assert [config["learning_rate"] for config in configs] == [1e-3, 5e-4, 2.5e-4, 5e-4, 1e-4, 1e-4]
     assert [config["depth"] for config in configs] == [None, None, None, 1, 1, 1]  # stage 4 grows a residual block
     assert (tmp_path / "saved" / "mnist_vae" / "8" / "saved_model.pb").exists()

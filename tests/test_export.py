@@ -15,7 +15,9 @@ IMAGES = np.random.default_rng(0).uniform(0, 1, (5, 16, 16, 1)).astype(np.float3
 MODELS = {
     "vae": lambda: VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0),
     "ae": lambda: Autoencoder((16, 16, 1), arch="conv", width=8, latent_dim=4),
-    "vae-bfloat16": lambda: VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0, network_dtype="mixed_bfloat16"),
+    "vae-bfloat16": lambda: VAE(
+        (16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0, network_dtype="mixed_bfloat16"
+    ),
     "pca": lambda: fit_pca(np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype(np.float32), 6),
 }
 
@@ -24,7 +26,8 @@ import json, sys
 import numpy as np, tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
 images = tf.constant(np.load(sys.argv[2]))
-out = {name: {k: v.numpy().tolist() for k, v in loaded.signatures[name](images=images).items()} for name in ("serving_default", "encode")}
+names = ("serving_default", "encode")
+out = {n: {k: v.numpy().tolist() for k, v in loaded.signatures[n](images=images).items()} for n in names}
 print(json.dumps({"modules": sorted(m for m in sys.modules if m.startswith("tfvae")), **out}))
 """
 
@@ -35,7 +38,9 @@ def test_saved_model_reloads_without_tfvae_and_matches_keras(kind, tmp_path):
     target = export.export_model(model, tmp_path, kind, 1)
     assert target == tmp_path / kind / "1" and (target / "saved_model.pb").exists()
     np.save(tmp_path / "x.npy", IMAGES)
-    result = subprocess.run([sys.executable, "-c", RELOAD, str(target), str(tmp_path / "x.npy")], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", RELOAD, str(target), str(tmp_path / "x.npy")], capture_output=True, text=True, check=True
+    )
     served = json.loads(result.stdout.splitlines()[-1])
     assert served["modules"] == []  # loading needed no tfvae code
     np.testing.assert_allclose(served["serving_default"]["denoised"], model(IMAGES), atol=1e-5)
@@ -110,7 +115,9 @@ def test_warmup_requests_parse_and_run_against_the_signature(tmp_path):
 def test_saved_model_cli_lists_the_three_signatures(tmp_path):
     target = export.export_model(MODELS["vae"](), tmp_path, "vae", 1)
     cli_path = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    shown = subprocess.run([cli_path, "show", "--dir", str(target), "--tag_set", "serve"], capture_output=True, text=True, check=True)
+    shown = subprocess.run(
+        [cli_path, "show", "--dir", str(target), "--tag_set", "serve"], capture_output=True, text=True, check=True
+    )
     for name in ("serving_default", "encode", "decode"):
         assert f'"{name}"' in shown.stdout
 
@@ -134,16 +141,36 @@ def test_dncnn_exports_only_the_denoise_endpoint(tmp_path):
     model = DnCNN((16, 16, 1), depth=3, width=4)
     loaded = tf.saved_model.load(str(export.export_model(model, tmp_path, "dncnn", 1)))
     assert set(loaded.signatures) == {"serving_default"}
-    np.testing.assert_allclose(loaded.signatures["serving_default"](images=tf.constant(IMAGES))["denoised"], model(IMAGES), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.signatures["serving_default"](images=tf.constant(IMAGES))["denoised"], model(IMAGES), atol=1e-6
+    )
     assert json.loads((tmp_path / "dncnn" / "1" / export.METADATA_FILE).read_text())["latent_shape"] == []
 
 
 def test_export_can_serve_a_bfloat16_model_in_float32(tmp_path):
     trained = MODELS["vae-bfloat16"]()
     trained.save(tmp_path / "bf16.keras")
-    assert cli.main(["export", str(tmp_path / "bf16.keras"), "--name", "vae", "--to", str(tmp_path), "--dtype-policy", "float32"]) == 0
-    assert json.loads((tmp_path / "vae" / "1" / export.METADATA_FILE).read_text())["config"]["network_dtype"] == "float32"
-    served = tf.saved_model.load(str(tmp_path / "vae" / "1")).signatures["serving_default"](images=tf.constant(IMAGES))["denoised"]
+    assert (
+        cli.main(
+            [
+                "export",
+                str(tmp_path / "bf16.keras"),
+                "--name",
+                "vae",
+                "--to",
+                str(tmp_path),
+                "--dtype-policy",
+                "float32",
+            ]
+        )
+        == 0
+    )
+    assert (
+        json.loads((tmp_path / "vae" / "1" / export.METADATA_FILE).read_text())["config"]["network_dtype"] == "float32"
+    )
+    served = tf.saved_model.load(str(tmp_path / "vae" / "1")).signatures["serving_default"](images=tf.constant(IMAGES))[
+        "denoised"
+    ]
     as_float32 = export.with_network_dtype(trained, "float32")
     assert {layer.compute_dtype for layer in as_float32._flatten_layers()} == {"float32"}
     np.testing.assert_allclose(served, as_float32(IMAGES), atol=1e-5)
@@ -154,7 +181,10 @@ def test_export_can_serve_a_bfloat16_model_in_float32(tmp_path):
         export.with_network_dtype(MODELS["pca"](), "float32")
 
 
-SHIPPED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (Path(__file__).resolve().parents[1] / "saved_models").glob("*/*/saved_model.pb"))
+SHIPPED = sorted(
+    f"{p.parent.parent.name}/{p.parent.name}"
+    for p in (Path(__file__).resolve().parents[1] / "saved_models").glob("*/*/saved_model.pb")
+)
 
 
 @pytest.mark.real_data

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from fakes import write_png
+
 from tfvae import cli, export, files
 from tfvae.models import VAE, fit_pca
 

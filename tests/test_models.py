@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvae.models import PCA, VAE, Autoencoder, DnCNN, fit_pca, networks
+from tfvae.models import PCA, VAE, Autoencoder, DnCNN, architectures, fit_pca
 from tfvae.models.likelihoods import bernoulli_nll, gaussian_nll
 from tfvae.models.vae import kl_divergence
 
@@ -13,9 +13,9 @@ SMALL = {
     "mlp": {"width": 32, "latent_dim": 4},
     "conv": {"width": 8, "latent_dim": 4},
     "conv-spatial": {"width": 8, "latent_dim": 2},
-    "conv-residual": {"width": 8, "latent_dim": 2},
+    "conv-fullres": {"width": 8, "latent_dim": 2},
 }
-LATENT_SHAPES = {"mlp": (6, 4), "conv": (6, 4), "conv-spatial": (6, 4, 4, 2), "conv-residual": (6, 16, 16, 2)}
+LATENT_SHAPES = {"mlp": (6, 4), "conv": (6, 4), "conv-spatial": (6, 8, 8, 2), "conv-fullres": (6, 16, 16, 2)}
 
 
 def batch(shape=(6, 16, 16, 1), seed=0):
@@ -25,13 +25,13 @@ def batch(shape=(6, 16, 16, 1), seed=0):
 @pytest.mark.parametrize("arch", sorted(SMALL))
 @pytest.mark.parametrize("channels", [1, 3])
 def test_vae_shapes(arch, channels):
-    vae = VAE((16, 16, channels), arch=arch, latent_stride=4, **SMALL[arch])
+    vae = VAE((16, 16, channels), arch=arch, **SMALL[arch])
     x = batch((6, 16, 16, channels))
     z_mean, z_log_var = vae.encode(x)
     assert z_mean.shape == z_log_var.shape == LATENT_SHAPES[arch]
     assert vae(x).shape == x.shape and vae.decode(z_mean).shape == x.shape
     samples = np.asarray(vae.sample(5))
-    assert samples.shape == (5, 16, 16, channels) and 0 <= samples.min() and samples.max() <= 1
+    assert samples.shape == (5, 16, 16, channels) and samples.min() >= 0 and samples.max() <= 1
 
 
 def test_vae_is_deterministic_at_inference_and_stochastic_in_training():
@@ -43,22 +43,39 @@ def test_vae_is_deterministic_at_inference_and_stochastic_in_training():
     assert not np.array_equal(sampled[0], sampled[1]) and not np.array_equal(sampled[0], z_mean)
 
 
-def test_seed_mlp_is_the_seed_network():
-    vae = VAE((28, 28, 1), arch="mlp", width=400, latent_dim=20, likelihood="bernoulli")
+def test_the_mlp_defaults_are_the_writeups_784_400_20_network():
+    vae = VAE((28, 28, 1), arch="mlp")
     dense = [layer for layer in vae.encoder.layers + vae.decoder.layers if isinstance(layer, keras.layers.Dense)]
     assert [layer.units for layer in dense] == [400, 20, 20, 400, 784]
     assert vae.count_params() == 784 * 400 + 400 + 2 * (400 * 20 + 20) + 20 * 400 + 400 + 400 * 784 + 784 + 1
 
 
+def test_the_mlp_vae_defaults_to_the_writeups_bernoulli_decoder():
+    assert VAE((28, 28, 1), arch="mlp").likelihood == "bernoulli"
+
+
+def test_convolutional_vaes_default_to_a_gaussian_decoder():
+    assert VAE((28, 28, 1)).likelihood == "gaussian"
+
+
 @pytest.mark.parametrize(
     "model",
     [
-        lambda: VAE((16, 16, 1), arch="conv-spatial", likelihood="gaussian-learned", beta=0.5, free_bits=0.1, seed=3, **SMALL["conv-spatial"]),
+        lambda: VAE(
+            (16, 16, 1),
+            arch="conv-spatial",
+            likelihood="gaussian-learned",
+            beta=0.5,
+            free_bits=0.1,
+            seed=3,
+            **SMALL["conv-spatial"],
+        ),
         lambda: VAE((16, 16, 3), arch="mlp", likelihood="bernoulli", **SMALL["mlp"]),
-        lambda: VAE((16, 16, 3), arch="conv-spatial", depth=2, **SMALL["conv-spatial"]),
+        lambda: VAE((16, 16, 3), arch="conv-spatial", residual_blocks=2, **SMALL["conv-spatial"]),
+        lambda: VAE((16, 16, 1), arch="conv-fullres", conv_layers=2, **SMALL["conv-fullres"]),
         lambda: Autoencoder((16, 16, 1), arch="conv", **SMALL["conv"]),
         lambda: fit_pca(batch((40, 16, 16, 1)), n_components=5),
-        lambda: DnCNN((16, 16, 3), depth=4, width=8),
+        lambda: DnCNN((16, 16, 3), conv_layers=4, width=8),
     ],
 )
 def test_keras_round_trip_gives_identical_outputs(model, tmp_path):
@@ -70,32 +87,37 @@ def test_keras_round_trip_gives_identical_outputs(model, tmp_path):
     np.testing.assert_array_equal(restored(x), model(x))
 
 
-def test_depth_adds_residual_blocks_at_the_latent_resolution():
+def test_residual_blocks_are_added_at_the_latent_resolution():
     shallow = VAE((16, 16, 1), arch="conv-spatial", **SMALL["conv-spatial"])
-    deep = VAE((16, 16, 1), arch="conv-spatial", depth=3, **SMALL["conv-spatial"])
+    deep = VAE((16, 16, 1), arch="conv-spatial", residual_blocks=3, **SMALL["conv-spatial"])
     channels = 2 * SMALL["conv-spatial"]["width"]  # at latent stride 2
     per_block = 2 * (9 * channels * channels + channels)  # two 3x3 convolutions with biases
     assert deep.count_params() - shallow.count_params() == 2 * 3 * per_block  # encoder and decoder
     assert deep.latent_shape == shallow.latent_shape
-    residual = VAE((16, 16, 1), arch="conv-residual", depth=1, **SMALL["conv-residual"])
-    assert len([layer for layer in residual.encoder.layers if layer.name.startswith("conv2d")]) == 1
+
+
+def test_conv_layers_set_the_full_resolution_stacks():
+    fullres = VAE((16, 16, 1), arch="conv-fullres", conv_layers=1, **SMALL["conv-fullres"])
+    assert len([layer for layer in fullres.encoder.layers if layer.name.startswith("conv2d")]) == 1
 
 
 def test_a_grown_network_computes_what_the_shallower_one_did_and_then_trains_its_new_blocks():
-    shallow = VAE((16, 16, 1), arch="conv-spatial", depth=1, **SMALL["conv-spatial"])
-    deep = VAE((16, 16, 1), arch="conv-spatial", depth=3, **SMALL["conv-spatial"])
+    shallow = VAE((16, 16, 1), arch="conv-spatial", residual_blocks=1, **SMALL["conv-spatial"])
+    deep = VAE((16, 16, 1), arch="conv-spatial", residual_blocks=3, **SMALL["conv-spatial"])
     rng = np.random.default_rng(0)
-    shallow.set_weights([w + rng.normal(0, 0.05, w.shape) for w in shallow.get_weights()])  # block 0 is not the identity
+    shallow.set_weights(
+        [w + rng.normal(0, 0.05, w.shape) for w in shallow.get_weights()]
+    )  # block 0 is not the identity
     x = batch((6, 16, 16, 1))
-    deep.set_weights(networks.grown_weights(shallow.get_weights(), 1, deep.weights, 3))
+    deep.set_weights(architectures.grown_weights(shallow.get_weights(), 1, deep.weights, 3))
     np.testing.assert_allclose(deep(x), shallow(x), atol=1e-5)  # block 0 copied, blocks 1 and 2 start as the identity
     block = deep.decoder.get_layer("residual_block2_conv_b")
     assert not np.any(block.kernel.numpy())
     with tf.GradientTape() as tape:
-        loss = deep.loss_terms(x, x, training=True)[0]
+        loss = deep.loss_terms(x, x, training=True)["loss"]
     assert float(tf.norm(tape.gradient(loss, block.kernel))) > 0  # a zero start still learns
     with pytest.raises(ValueError, match="residual blocks per side"):
-        networks.grown_weights(deep.get_weights(), 1, shallow.weights, 1)
+        architectures.grown_weights(deep.get_weights(), 1, shallow.weights, 1)
 
 
 def test_kl_matches_closed_form():
@@ -127,7 +149,7 @@ def test_train_step_lowers_the_loss_on_a_fixed_batch():
 
     def loss():  # the same eps every time: the comparison sees only the weights change
         vae.sampling.seed_generator.state.assign(state)
-        return float(vae.loss_terms(noisy, clean, training=False)[0])
+        return float(vae.loss_terms(noisy, clean, training=False)["loss"])
 
     before = loss()
     vae.train_on_batch(noisy, clean)
@@ -154,16 +176,20 @@ def test_vae_trains_under_mixed_bfloat16_with_float32_losses():
 @pytest.mark.parametrize("name", ["vae", "ae", "dncnn"])
 def test_bfloat16_networks_keep_a_float32_boundary(name):
     """Layers compute in bfloat16; inputs, latents and outputs stay float32 (the image contract)."""
-    build = {"vae": lambda **kw: VAE((16, 16, 1), arch="conv-spatial", seed=0, **SMALL["conv-spatial"], **kw),
-             "ae": lambda **kw: Autoencoder((16, 16, 1), arch="conv-spatial", **SMALL["conv-spatial"], **kw),
-             "dncnn": lambda **kw: DnCNN((16, 16, 1), depth=3, width=8, **kw)}[name]
+    build = {
+        "vae": lambda **kw: VAE((16, 16, 1), arch="conv-spatial", seed=0, **SMALL["conv-spatial"], **kw),
+        "ae": lambda **kw: Autoencoder((16, 16, 1), arch="conv-spatial", **SMALL["conv-spatial"], **kw),
+        "dncnn": lambda **kw: DnCNN((16, 16, 1), conv_layers=3, width=8, **kw),
+    }[name]
     model = build(network_dtype="mixed_bfloat16")
     assert {layer.compute_dtype for layer in model._flatten_layers() if layer.weights} == {"bfloat16", "float32"}
     x = batch((4, 16, 16, 1))
     assert model(x).dtype == tf.float32
     # The config rebuilds the same bfloat16 networks (model.keras reloads as trained).
     rebuilt = type(model).from_config(model.get_config())
-    assert [layer.compute_dtype for layer in rebuilt._flatten_layers()] == [layer.compute_dtype for layer in model._flatten_layers()]
+    assert [layer.compute_dtype for layer in rebuilt._flatten_layers()] == [
+        layer.compute_dtype for layer in model._flatten_layers()
+    ]
     if name != "dncnn":
         encoded = model.encode(x)
         assert all(z.dtype == tf.float32 for z in (encoded if name == "vae" else [encoded]))
@@ -176,20 +202,65 @@ def test_kl_warmup_and_free_bits_change_the_objective_not_the_report():
     free = VAE.from_config({**plain.get_config(), "free_bits": 5.0, "kl_warmup_steps": 1000})
     free.set_weights(plain.get_weights())
     free.compile(optimizer="adam")
-    loss, reconstruction, kl, _ = free.loss_terms(x, x, training=True)
+    terms = free.loss_terms(x, x, training=True)
     # At step 0 of a 1000-step warm-up beta is 1/1000: the loss is almost the reconstruction.
-    assert float(loss - reconstruction) <= 5.0 * 4 / 1000 + 1e-3
-    base_loss, base_reconstruction, base_kl, _ = plain.loss_terms(x, x, training=False)
-    assert float(base_loss) == pytest.approx(float(base_reconstruction + base_kl), rel=1e-6)
+    assert float(terms["loss"] - terms["reconstruction"]) <= 5.0 * 4 / 1000 + 1e-3
+    base = plain.loss_terms(x, x, training=False)
+    assert float(base["loss"]) == pytest.approx(float(base["reconstruction"] + base["kl"]), rel=1e-6)
+
+
+def draw_epsilon(vae, epsilon):
+    """Make `vae`'s sampling layer draw `epsilon`, so that a loss can be computed by hand."""
+    vae.sampling.noise = lambda shape, dtype="float32": tf.constant(epsilon)
+
+
+def closed_form_kl(z_mean, z_log_var):
+    """KL(q || N(0, I)) per image and dimension, from the formula, in NumPy."""
+    return 0.5 * (np.exp(z_log_var) + z_mean**2 - 1.0 - z_log_var)
+
+
+def test_the_training_loss_is_the_gaussian_nll_plus_beta_times_the_closed_form_kl():
+    beta, sigma = 4.0, 0.5  # the KL term is then far above float32 round-off of the NLL
+    vae = VAE((16, 16, 1), arch="conv", beta=beta, sigma_x=sigma, seed=0, **SMALL["conv"])
+    vae.compile(optimizer=keras.optimizers.SGD(0.0))
+    clean, noisy = batch((8, 16, 16, 1)), batch((8, 16, 16, 1), seed=1)
+    epsilon = np.random.default_rng(2).normal(size=(8, 4)).astype(np.float32)
+    z_mean, z_log_var = (np.asarray(t) for t in vae.encode(noisy))
+    mean = np.asarray(vae.decoder_output(z_mean + np.exp(z_log_var / 2) * epsilon))
+    nll = 0.5 * ((clean - mean) / sigma) ** 2 + math.log(sigma) + 0.5 * math.log(2 * math.pi)
+    expected = nll.reshape(8, -1).sum(1).mean() + beta * closed_form_kl(z_mean, z_log_var).sum(1).mean()
+    draw_epsilon(vae, epsilon)
+    assert vae.train_on_batch(noisy, clean, return_dict=True)["loss"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_free_bits_penalise_each_dimension_by_at_least_its_allowance():
+    free_bits = 0.02
+    vae = VAE((16, 16, 1), arch="conv", free_bits=free_bits, sigma_x=0.5, seed=0, **SMALL["conv"])
+    x = batch((8, 16, 16, 1))
+    z_mean, z_log_var = (np.asarray(t) for t in vae.encode(x))
+    per_dimension = closed_form_kl(z_mean, z_log_var).mean(axis=0)
+    assert per_dimension.min() < free_bits < per_dimension.max()  # the allowance matters for some dimensions only
+    terms = vae.loss_terms(x, x, training=True)
+    penalty = np.maximum(per_dimension, free_bits).sum()
+    assert float(terms["loss"]) == pytest.approx(float(terms["reconstruction"]) + penalty, abs=2e-4)
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"arch": "resnet"}, "arch='resnet'"), ({"likelihood": "laplace"}, "likelihood='laplace'"),
-     ({"width": 0}, "width=0"), ({"sigma_x": 0.0}, "sigma_x=0.0"), ({"beta": -1.0}, "beta=-1.0"),
-     ({"latent_stride": 3}, "latent_stride=3"), ({"image_shape": (15, 16, 1)}, "divisible by 2"),
-     ({"depth": -1}, "depth=-1"), ({"arch": "mlp", "depth": 2}, "depth=None for arch='mlp'"),
-     ({"iw_samples": 0}, "iw_samples=0"), ({"iw_samples": 5, "beta": 0.5}, "beta=1.*Received: beta=0.5")],
+    [
+        ({"arch": "resnet"}, "arch='resnet'"),
+        ({"likelihood": "laplace"}, "likelihood='laplace'"),
+        ({"width": 0}, "width=0"),
+        ({"sigma_x": 0.0}, "sigma_x=0.0"),
+        ({"beta": -1.0}, "beta=-1.0"),
+        ({"latent_stride": 3}, "latent_stride=3"),
+        ({"image_shape": (15, 16, 1)}, "divisible by 2"),
+        ({"residual_blocks": -1}, "residual_blocks=-1"),
+        ({"arch": "mlp", "residual_blocks": 2}, "hyperparameters of arch='mlp'.*residual_blocks=2"),
+        ({"conv_layers": 2}, "hyperparameters of arch='conv-spatial'.*conv_layers=2"),
+        ({"iw_samples": 0}, "iw_samples=0"),
+        ({"iw_samples": 5, "beta": 0.5}, "beta=1.*Received: beta=0.5"),
+    ],
 )
 def test_bad_hyperparameters(kwargs, message):
     arguments = {"image_shape": (16, 16, 1), "arch": "conv-spatial", **kwargs}
@@ -210,7 +281,7 @@ def test_bad_hyperparameters(kwargs, message):
 @pytest.mark.parametrize("model", ["vae", "ae", "pca", "dncnn"])
 def test_bad_images_raise_clear_errors(bad, error, message, model):
     built = {
-        "dncnn": lambda: DnCNN((16, 16, 1), depth=3, width=4),
+        "dncnn": lambda: DnCNN((16, 16, 1), conv_layers=3, width=4),
         "vae": lambda: VAE((16, 16, 1), arch="conv", **SMALL["conv"]),
         "ae": lambda: Autoencoder((16, 16, 1), arch="conv", **SMALL["conv"]),
         "pca": lambda: PCA((16, 16, 1), 3),
@@ -243,7 +314,7 @@ def test_pca_chooses_components_on_validation_psnr():
 
 
 def test_dncnn_subtracts_its_noise_estimate():
-    model = DnCNN((16, 16, 1), depth=3, width=4)
+    model = DnCNN((16, 16, 1), conv_layers=3, width=4)
     last = model.noise_estimator.layers[-1]
     last.kernel.assign(tf.zeros_like(last.kernel))
     last.bias.assign(tf.fill(last.bias.shape, 0.25))  # "the noise is +0.25 everywhere"

@@ -87,8 +87,13 @@ def test_works_inside_tf_function_with_unknown_batch():
 
 @pytest.mark.parametrize(
     "spec, canonical",
-    [("gaussian", "gaussian:0.2"), ("Gaussian:0-0.5", "gaussian:0-0.5"), ("poisson:10-50", "poisson:10-50"),
-     ("mix:gaussian:0-.5,salt_pepper:0-0.2", "mix:gaussian:0-0.5,salt_pepper:0-0.2"), ("none", "none")],
+    [
+        ("gaussian", "gaussian:0.2"),
+        ("Gaussian:0-0.5", "gaussian:0-0.5"),
+        ("poisson:10-50", "poisson:10-50"),
+        ("mix:gaussian:0-.5,salt_pepper:0-0.2", "mix:gaussian:0-0.5,salt_pepper:0-0.2"),
+        ("none", "none"),
+    ],
 )
 def test_spec_round_trip(spec, canonical):
     assert noise.parse_noise(spec).spec == canonical
@@ -97,9 +102,17 @@ def test_spec_round_trip(spec, canonical):
 
 @pytest.mark.parametrize(
     "spec, message",
-    [("gausian:0.1", "Unknown noise family 'gausian'"), ("gaussian:-0.1", "non-negative"),
-     ("gaussian:0.5-0.1", "LOW <= HIGH"), ("salt_pepper:1.5", r"in \[0, 1\]"), ("poisson:0", "PEAK"),
-     ("gaussian:abc", "Received: 'abc'"), ("mix:", "at least one"), ("", "Expected a noise spec"), (0.3, "Received: 0.3")],
+    [
+        ("gausian:0.1", "Unknown noise family 'gausian'"),
+        ("gaussian:-0.1", "non-negative"),
+        ("gaussian:0.5-0.1", "LOW <= HIGH"),
+        ("salt_pepper:1.5", r"in \[0, 1\]"),
+        ("poisson:0", "PEAK"),
+        ("gaussian:abc", "Received: 'abc'"),
+        ("mix:", "at least one"),
+        ("", "Expected a noise spec"),
+        (0.3, "Received: 0.3"),
+    ],
 )
 def test_bad_specs_name_the_problem_and_list_valid_ones(spec, message):
     with pytest.raises(ValueError, match=message):

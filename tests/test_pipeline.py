@@ -52,7 +52,9 @@ def test_validation_keeps_order_and_noise_fixed(images):
 @pytest.mark.parametrize("first_step", [3, 4, 9])  # mid-pass, a pass boundary, a later pass
 def test_a_stream_started_at_a_step_continues_the_uninterrupted_one_exactly(images, first_step):
     whole = epochs(make_dataset(images, "gaussian:0.2", 8, seed=3, training=True), 1, steps=first_step + 5)[0]
-    resumed = epochs(make_dataset(images, "gaussian:0.2", 8, seed=3, training=True, first_step=first_step), 1, steps=5)[0]
+    resumed = epochs(make_dataset(images, "gaussian:0.2", 8, seed=3, training=True, first_step=first_step), 1, steps=5)[
+        0
+    ]
     for (n1, c1), (n2, c2) in zip(whole[first_step:], resumed):
         np.testing.assert_array_equal(n1, n2)
         np.testing.assert_array_equal(c1, c2)

@@ -2,8 +2,8 @@ import pickle
 
 import numpy as np
 import pytest
-
 from fakes import write_idx, write_png
+
 from tfvae import readers
 
 
@@ -51,7 +51,7 @@ def cifar_records(count, seed=0):
 def test_cifar_binary_is_channels_last(tmp_path):
     chw, labels = cifar_records(3)
     path = tmp_path / "data_batch_1.bin"
-    path.write_bytes(b"".join(bytes([l]) + c.tobytes() for l, c in zip(labels, chw)))
+    path.write_bytes(b"".join(bytes([label]) + c.tobytes() for label, c in zip(labels, chw)))
     images, read_labels = readers.read_cifar_binary([path])
     np.testing.assert_array_equal(images, chw.transpose(0, 2, 3, 1))
     np.testing.assert_array_equal(read_labels, labels)

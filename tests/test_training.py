@@ -11,8 +11,8 @@ import time
 import keras
 import numpy as np
 import pytest
-
 from fakes import write_mnist_folder
+
 from tfvae import cli, data, training
 from tfvae.evaluation import denoising_scores
 
@@ -43,8 +43,15 @@ def test_train_command_fills_a_run_folder(real_data, tmp_path):
 @pytest.mark.real_data
 def test_vae_beats_the_noisy_input_after_a_few_hundred_steps(real_data, tmp_path):
     config = training.TrainConfig(
-        dataset="mnist", train_size=2048, validation_size=256, batch_size=64, width=16, epochs=8,
-        noise="gaussian:0.3", sigma_x=0.05, out=str(tmp_path / "run"),
+        dataset="mnist",
+        train_size=2048,
+        validation_size=256,
+        batch_size=64,
+        width=16,
+        epochs=8,
+        noise="gaussian:0.3",
+        sigma_x=0.05,
+        out=str(tmp_path / "run"),
     )
     metrics = json.loads((training.train(config) / "metrics.json").read_text())["gaussian"]["gaussian:0.3"]
     assert metrics["psnr"] > metrics["noisy_psnr"] + 3.0  # 256 steps: ~13.3 dB noisy -> > 16.3 dB
@@ -52,7 +59,9 @@ def test_vae_beats_the_noisy_input_after_a_few_hundred_steps(real_data, tmp_path
 
 
 @pytest.mark.real_data
-@pytest.mark.parametrize("model, flags", [("pca", []), ("ae", ["--arch", "conv"]), ("dncnn", ["--depth", "5", "--epochs", "4"])])
+@pytest.mark.parametrize(
+    "model, flags", [("pca", []), ("ae", ["--arch", "conv"]), ("dncnn", ["--depth", "5", "--epochs", "4"])]
+)
 def test_other_models_train_end_to_end(real_data, tmp_path, model, flags):
     assert cli.main(["train", *TINY, "--model", model, "--epochs", "1", *flags, "--out", str(tmp_path / model)]) == 0
     metrics = json.loads((tmp_path / model / "metrics.json").read_text())["gaussian"]["gaussian:0.5"]
@@ -71,8 +80,21 @@ def test_time_budget_stops_training_early(real_data, tmp_path):
 @pytest.mark.real_data
 def test_a_run_killed_at_a_random_moment_resumes_to_the_same_weights_as_an_uninterrupted_run(real_data, tmp_path):
     def command(out):
-        return [sys.executable, "-m", "tfvae.cli", "train", *TINY, "--epochs", "40", "--steps-per-epoch", "4",
-                "--steps-per-execution", "1", "--out", str(out)]
+        return [
+            sys.executable,
+            "-m",
+            "tfvae.cli",
+            "train",
+            *TINY,
+            "--epochs",
+            "40",
+            "--steps-per-epoch",
+            "4",
+            "--steps-per-execution",
+            "1",
+            "--out",
+            str(out),
+        ]
 
     quiet = {"env": {**os.environ, "CI": "true"}, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     uninterrupted = subprocess.Popen(command(tmp_path / "whole"), **quiet)
@@ -103,8 +125,22 @@ def test_a_run_killed_at_a_random_moment_resumes_to_the_same_weights_as_an_unint
 @pytest.mark.real_data
 def test_same_seed_gives_identical_weights_and_metrics_with_op_determinism(real_data, tmp_path):
     def train(seed, out):
-        command = [sys.executable, "-m", "tfvae.cli", "train", *TINY, "--epochs", "2", "--steps-per-epoch", "4",
-                   "--deterministic", "--seed", str(seed), "--out", str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "tfvae.cli",
+            "train",
+            *TINY,
+            "--epochs",
+            "2",
+            "--steps-per-epoch",
+            "4",
+            "--deterministic",
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ]
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     runs = {name: (seed, tmp_path / name) for name, seed in (("first", 1), ("again", 1), ("other", 2))}
@@ -120,8 +156,14 @@ def test_same_seed_gives_identical_weights_and_metrics_with_op_determinism(real_
 @pytest.mark.real_data
 def test_diverging_run_stops_with_a_message_and_writes_no_model(real_data, tmp_path):
     config = training.TrainConfig(
-        dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=8, epochs=3,
-        sigma_x=1e-30, out=str(tmp_path / "run"),  # (x - mean) / sigma_x overflows float32
+        dataset="mnist",
+        train_size=256,
+        validation_size=64,
+        batch_size=32,
+        width=8,
+        epochs=3,
+        sigma_x=1e-30,
+        out=str(tmp_path / "run"),  # (x - mean) / sigma_x overflows float32
     )
     with pytest.raises(FloatingPointError, match="diverged.*learning rate"):
         training.train(config)
@@ -148,9 +190,16 @@ def test_existing_run_folders_are_never_overwritten(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"time_budget": 0}, "time_budget=0"), ({"time_budget": -5.0}, "time_budget=-5.0"), ({"epochs": 0}, "epochs=0"),
-     ({"batch_size": -1}, "batch_size=-1"), ({"model": "gan"}, "model='gan'"), ({"noise": "gaussian:-1"}, "non-negative"),
-     ({"learning_rate": float("nan")}, "learning_rate=nan"), ({"xla": "yes"}, "xla=.yes.")],
+    [
+        ({"time_budget": 0}, "time_budget=0"),
+        ({"time_budget": -5.0}, "time_budget=-5.0"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"batch_size": -1}, "batch_size=-1"),
+        ({"model": "gan"}, "model='gan'"),
+        ({"noise": "gaussian:-1"}, "non-negative"),
+        ({"learning_rate": float("nan")}, "learning_rate=nan"),
+        ({"xla": "yes"}, "xla=.yes."),
+    ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -179,17 +228,56 @@ def free_ports(count):
 
 def test_two_workers_end_with_the_weights_of_one_process_with_two_replicas(tmp_path):
     write_mnist_folder(tmp_path / "mnist", train=300)
-    args = ["train", "--dataset", str(tmp_path / "mnist"), "--validation-size", "40", "--batch-size", "32", "--width", "8",
-            "--epochs", "2", "--steps-per-epoch", "4"]
+    args = [
+        "train",
+        "--dataset",
+        str(tmp_path / "mnist"),
+        "--validation-size",
+        "40",
+        "--batch-size",
+        "32",
+        "--width",
+        "8",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "4",
+    ]
     two_replicas = os.path.join(os.path.dirname(__file__), "two_replicas.py")
-    reference = subprocess.Popen([sys.executable, two_replicas, *args, "--strategy", "mirrored", "--devices", "/cpu:0,/cpu:1",
-                                  "--out", str(tmp_path / "one_process")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    reference = subprocess.Popen(
+        [
+            sys.executable,
+            two_replicas,
+            *args,
+            "--strategy",
+            "mirrored",
+            "--devices",
+            "/cpu:0,/cpu:1",
+            "--out",
+            str(tmp_path / "one_process"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "tfvae.cli", *args, "--strategy", "multiworker", "--out", str(tmp_path / f"worker{index}")],
-            env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "tfvae.cli",
+                *args,
+                "--strategy",
+                "multiworker",
+                "--out",
+                str(tmp_path / f"worker{index}"),
+            ],
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         for index in range(2)
     ]
@@ -198,7 +286,9 @@ def test_two_workers_end_with_the_weights_of_one_process_with_two_replicas(tmp_p
     assert not (tmp_path / "worker1").exists()  # only the chief (worker 0) writes
     with open(tmp_path / "worker0" / "history.csv") as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
-    two_workers, one_process = (keras.models.load_model(tmp_path / name / "model.keras") for name in ("worker0", "one_process"))
+    two_workers, one_process = (
+        keras.models.load_model(tmp_path / name / "model.keras") for name in ("worker0", "one_process")
+    )
     # Same global batch, seed, noise and replica split; only the all-reduce transport differs.
     # Tolerance 1e-6 (measured here: bit-identical).
     for a, b in zip(two_workers.weights, one_process.weights, strict=True):
@@ -233,12 +323,17 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_planned_steps
 def test_ema_run_ends_with_the_averaged_weights(real_data, tmp_path):
     def train(ema):
         out = tmp_path / f"ema{ema}"
-        assert cli.main(["train", *TINY, "--epochs", "2", "--steps-per-epoch", "4", "--ema", str(ema), "--out", str(out)]) == 0
+        assert (
+            cli.main(["train", *TINY, "--epochs", "2", "--steps-per-epoch", "4", "--ema", str(ema), "--out", str(out)])
+            == 0
+        )
         return keras.models.load_model(out / "model.keras")
 
     plain, averaged = train(0.0), train(0.5)
     # Same seed, same updates: only the final swap to the moving average can make them differ.
-    differences = [np.abs(a - b).max() for a, b in zip(plain.trainable_weights, averaged.trainable_weights, strict=True)]
+    differences = [
+        np.abs(a - b).max() for a, b in zip(plain.trainable_weights, averaged.trainable_weights, strict=True)
+    ]
     assert max(differences) > 1e-4
 
 
@@ -246,31 +341,90 @@ def test_ema_run_ends_with_the_averaged_weights(real_data, tmp_path):
 def test_init_from_starts_from_a_finished_runs_weights(real_data, tmp_path):
     assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(tmp_path / "first")]) == 0
     # A learning rate of ~0: the fine-tuned model must still be the first one (its loss may differ).
-    assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "2", "--learning-rate", "1e-12",
-                     "--sigma-x", "0.02", "--init-from", str(tmp_path / "first"), "--out", str(tmp_path / "second")]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                *TINY,
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "2",
+                "--learning-rate",
+                "1e-12",
+                "--sigma-x",
+                "0.02",
+                "--init-from",
+                str(tmp_path / "first"),
+                "--out",
+                str(tmp_path / "second"),
+            ]
+        )
+        == 0
+    )
     first, second = (keras.models.load_model(tmp_path / name / "model.keras") for name in ("first", "second"))
     for a, b in zip(first.weights, second.weights, strict=True):
         if a.trainable:
             np.testing.assert_allclose(a, b, atol=1e-6, err_msg=a.path)
     # The fine-tune scores its own sigma_x (the VAE default is 0.05), not the one it started from.
-    assert np.exp(first.log_sigma_x.numpy()) == pytest.approx(0.05) and np.exp(second.log_sigma_x.numpy()) == pytest.approx(0.02)
-    other = training.TrainConfig(dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=4, epochs=1,
-                                 init_from=str(tmp_path / "first"), out=str(tmp_path / "third"))
+    assert np.exp(first.log_sigma_x.numpy()) == pytest.approx(0.05) and np.exp(
+        second.log_sigma_x.numpy()
+    ) == pytest.approx(0.02)
+    other = training.TrainConfig(
+        dataset="mnist",
+        train_size=256,
+        validation_size=64,
+        batch_size=32,
+        width=4,
+        epochs=1,
+        init_from=str(tmp_path / "first"),
+        out=str(tmp_path / "third"),
+    )
     with pytest.raises(ValueError, match="same model as this run.*'width': 4.*'width': 8"):
         training.train(other)
 
 
 @pytest.mark.real_data
 def test_init_from_grows_a_conv_spatial_run_by_residual_blocks_that_start_as_the_identity(real_data, tmp_path):
-    assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(tmp_path / "shallow")]) == 0
-    assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "2", "--learning-rate", "1e-12", "--depth", "2",
-                     "--init-from", str(tmp_path / "shallow"), "--out", str(tmp_path / "deep")]) == 0
+    assert (
+        cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(tmp_path / "shallow")]) == 0
+    )
+    assert (
+        cli.main(
+            [
+                "train",
+                *TINY,
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "2",
+                "--learning-rate",
+                "1e-12",
+                "--depth",
+                "2",
+                "--init-from",
+                str(tmp_path / "shallow"),
+                "--out",
+                str(tmp_path / "deep"),
+            ]
+        )
+        == 0
+    )
     shallow, deep = (keras.models.load_model(tmp_path / name / "model.keras") for name in ("shallow", "deep"))
     assert deep.count_params() > shallow.count_params()
     validation = data.load("mnist", "validation", validation_size=64).images
     np.testing.assert_allclose(deep.predict_on_batch(validation), shallow.predict_on_batch(validation), atol=1e-5)
-    back = training.TrainConfig(dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=8, epochs=1,
-                                depth=1, init_from=str(tmp_path / "deep"), out=str(tmp_path / "back"))
+    back = training.TrainConfig(
+        dataset="mnist",
+        train_size=256,
+        validation_size=64,
+        batch_size=32,
+        width=8,
+        epochs=1,
+        depth=1,
+        init_from=str(tmp_path / "deep"),
+        out=str(tmp_path / "back"),
+    )
     with pytest.raises(ValueError, match="may have a smaller depth.*'depth': 2"):
         training.train(back)
 
@@ -279,8 +433,25 @@ def test_init_from_grows_a_conv_spatial_run_by_residual_blocks_that_start_as_the
 def test_mixed_bfloat16_run_fine_tunes_a_float32_run_and_reloads_in_bfloat16(real_data, tmp_path):
     assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--out", str(tmp_path / "fp32")]) == 0
     out = tmp_path / "bf16"
-    assert cli.main(["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--dtype-policy", "mixed_bfloat16",
-                     "--init-from", str(tmp_path / "fp32"), "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                *TINY,
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "4",
+                "--dtype-policy",
+                "mixed_bfloat16",
+                "--init-from",
+                str(tmp_path / "fp32"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert keras.config.dtype_policy().name == "float32"  # the run left the global policy as it found it
     model = keras.models.load_model(out / "model.keras")
     assert model.encoder.layers[1].compute_dtype == "bfloat16" and model.dtype_policy.name == "float32"

@@ -5,8 +5,20 @@ import pytest
 from tfvae import cli, export, tuning
 from tfvae.training import TrainConfig
 
-TINY = ["--dataset", "mnist", "--train-size", "256", "--validation-size", "64", "--batch-size", "32", "--epochs", "1",
-        "--steps-per-epoch", "4"]
+TINY = [
+    "--dataset",
+    "mnist",
+    "--train-size",
+    "256",
+    "--validation-size",
+    "64",
+    "--batch-size",
+    "32",
+    "--epochs",
+    "1",
+    "--steps-per-epoch",
+    "4",
+]
 
 
 @pytest.mark.real_data
@@ -18,10 +30,18 @@ def test_tiny_search_completes_resumes_and_retrains_the_best(real_data, tmp_path
     assert set(trials[0]["hyperparameters"]) == {"latent_dim", "width"}
     assert (tmp_path / "search" / "search.png").exists()
     best = json.loads((tmp_path / "best" / "config.json").read_text())
-    assert (best["latent_dim"], best["width"]) == (trials[0]["hyperparameters"]["latent_dim"], trials[0]["hyperparameters"]["width"])
+    assert (best["latent_dim"], best["width"]) == (
+        trials[0]["hyperparameters"]["latent_dim"],
+        trials[0]["hyperparameters"]["width"],
+    )
     assert export.export_model(export.load_model(tmp_path / "best"), tmp_path / "served", "best", 1).exists()
     # Rerunning the same search with a larger budget continues it: two old trials + one new.
-    assert cli.main(["tune", *TINY, "--dir", str(tmp_path / "search"), "--max-trials", "3", "--out", str(tmp_path / "best2")]) == 0
+    assert (
+        cli.main(
+            ["tune", *TINY, "--dir", str(tmp_path / "search"), "--max-trials", "3", "--out", str(tmp_path / "best2")]
+        )
+        == 0
+    )
     assert len(json.loads((tmp_path / "search" / "best_trials.json").read_text())) == 3
 
 
@@ -56,11 +76,34 @@ def test_distributed_search_with_a_chief_and_a_worker(real_data, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "tfvae.cli", "tune", *TINY, "--dir", str(tmp_path / "search"), "--max-trials", "2",
-               "--out", str(tmp_path / "best")]
+    command = [
+        sys.executable,
+        "-m",
+        "tfvae.cli",
+        "tune",
+        *TINY,
+        "--dir",
+        str(tmp_path / "search"),
+        "--max-trials",
+        "2",
+        "--out",
+        str(tmp_path / "best"),
+    ]
     base = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port), "CI": "true"}
-    chief = subprocess.Popen(command, env={**base, "KERASTUNER_TUNER_ID": "chief"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    worker = subprocess.Popen(command, env={**base, "KERASTUNER_TUNER_ID": "tuner0"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    chief = subprocess.Popen(
+        command,
+        env={**base, "KERASTUNER_TUNER_ID": "chief"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    worker = subprocess.Popen(
+        command,
+        env={**base, "KERASTUNER_TUNER_ID": "tuner0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     worker_out, _ = worker.communicate(timeout=600)
     chief_out, _ = chief.communicate(timeout=600)
     assert worker.returncode == 0, worker_out[-2000:]

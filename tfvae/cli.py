@@ -6,15 +6,15 @@
     tfvae noise preview mnist --noise gaussian:0.3 --noise salt_pepper:0.1 --out grid.png
     tfvae train --model vae --arch conv-spatial --dataset mnist --noise gaussian:0-0.5 \
         --epochs 100 --time-budget 600 --seed 0 --out runs/mnist_vae
-    tfvae train --model dncnn --depth 17 --dataset mnist --out runs/mnist_dncnn     # the supervised baseline
+    tfvae train --model dncnn --conv-layers 17 --dataset mnist --out runs/mnist_dncnn     # the supervised baseline
     TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
         tfvae train --strategy multiworker --out /shared/runs/big        # once per worker, own index
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
-    tfvae export runs/cifar10_vae --name cifar10_vae --version 2 --self-ensemble dihedral   # 8 copies averaged
+    tfvae export runs/cifar10_vae --name cifar10_vae --version 6 --self-ensemble dihedral   # 8 copies averaged
     tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
-    tfvae evaluate saved_models/mnist_vae/1 --dataset mnist --split test --samples 16 --out eval_test
-    tfvae denoise saved_models/mnist_vae/1 my_scans/ photo.png --out denoised/
-    tfvae sample saved_models/mnist_vae/1 -n 64 --out samples.png
+    tfvae evaluate saved_models/mnist_vae/7 --dataset mnist --split test --samples 16 --out eval_test
+    tfvae denoise saved_models/mnist_vae/7 my_scans/ photo.png --out denoised/
+    tfvae sample saved_models/mnist_vae/7 -n 64 --out samples.png
     tfvae tune --dataset mnist --tuner random --max-trials 8 --epochs 3 --dir tuning/mnist --out runs/mnist_best
 
 Datasets are found in --data-dir, $TFVAE_DATA_DIR/<name>, /usr/share/datasets/fashion-mnist,
@@ -29,7 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import bench, data, ensemble, evaluation, export, files, noise, plots, report, training
+from tfvae.data import noise, sources
+from tfvae.evaluation import bench, evaluate, figures
+from tfvae.models import load_model, precision, with_network_dtype
+from tfvae.serving import ensemble, files, saved_model
+from tfvae.serving.endpoints import load_endpoints
+from tfvae.training import TrainConfig, run
 
 DEFAULT_PREVIEW_SPECS = [name for name in noise.FAMILIES if name != "none"]
 
@@ -44,7 +49,7 @@ def _output_file(path, force):
 
 
 def _load(args, split):
-    return data.load(
+    return sources.load(
         args.source, split, data_dir=args.data_dir, validation_size=args.validation_size, download=not args.no_download
     )
 
@@ -53,7 +58,7 @@ def data_info(args):
     for split in ("train", "validation", "test"):
         try:
             loaded = _load(args, split)
-        except data.DataNotFoundError as error:
+        except sources.DataNotFoundError as error:
             if split != "test":
                 raise
             print(f"{split:>10}: not available ({error})")
@@ -73,65 +78,89 @@ def noise_preview(args):
     rows = {"clean": clean}
     for spec in args.noise or DEFAULT_PREVIEW_SPECS:
         rows[noise.parse_noise(spec).spec] = noise.add_noise(clean, spec, seed=args.seed)
-    plots.save(plots.image_grid(rows, title=f"{args.source}: clean vs noisy (seed {args.seed})"), out)
+    figures.save(figures.image_grid(rows, title=f"{args.source}: clean vs noisy (seed {args.seed})"), out)
     print(f"wrote {out}")
 
 
 def train_config(args):
     """The TrainConfig named by the flags that `add_dataclass_flags` added."""
-    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
-    return training.TrainConfig(**{name: value for name, value in vars(args).items() if name in fields})
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{name: value for name, value in vars(args).items() if name in fields})
 
 
 def train(args):
     config = train_config(args)
-    run_dir = training.train(config)
+    run_dir = run.train(config)
     print(f"wrote {run_dir}")
 
 
 def export_run(args):
-    model = export.load_model(args.model_path)
+    model = load_model(args.model_path)
     if args.dtype_policy:
-        model = export.with_network_dtype(model, args.dtype_policy)
-    target = export.export_model(model, args.to, args.name, args.version, force=args.force, ensemble=args.self_ensemble)
+        model = with_network_dtype(model, args.dtype_policy)
+    target = saved_model.export_model(
+        model, args.to, args.name, args.version, force=args.force, ensemble=args.self_ensemble
+    )
     print(f"wrote {target}")
 
 
-def evaluate(args):
-    report.evaluate(
-        args.model_path, args.dataset, args.split, args.out, specs=args.noise or report.NOISE_GRID, seed=args.seed,
-        limit=args.limit, samples=args.samples, density_samples=args.density_samples, data_dir=args.data_dir, force=args.force,
+def evaluate_model(args):
+    evaluate.evaluate(
+        args.model_path,
+        args.dataset,
+        args.split,
+        args.out,
+        specs=args.noise or evaluate.NOISE_GRID,
+        seed=args.seed,
+        limit=args.limit,
+        samples=args.samples,
+        density_samples=args.density_samples,
+        data_dir=args.data_dir,
+        force=args.force,
         binarize=args.binarize,
     )
     print((Path(args.out) / "evaluation.md").read_text())
 
 
 def denoise(args):
-    endpoints = evaluation.load_endpoints(args.model_path)
+    endpoints = load_endpoints(args.model_path)
     written = files.denoise_files(args.inputs, args.out, endpoints.denoise, endpoints.image_shape, force=args.force)
     print(f"wrote {len(written)} images to {args.out}")
 
 
 def sample(args):
     out = _output_file(args.out, args.force)
-    endpoints = evaluation.load_endpoints(args.model_path)
-    if endpoints.kind != "VAE" or args.count < 1:
-        raise ValueError(f"Expected a VAE and --count >= 1. Received: a {endpoints.kind} ({args.model_path}), --count {args.count}.")
+    if args.count < 1:
+        raise ValueError(f"Expected --count >= 1. Received: --count {args.count}.")
+    endpoints = load_endpoints(args.model_path)
+    if not endpoints.can_sample:
+        raise ValueError(
+            f"Expected a model that samples (a VAE). Received: {args.model_path}, a {endpoints.model_class}."
+        )
     z = np.random.default_rng(args.seed).standard_normal((args.count, *endpoints.latent_shape)).astype(np.float32)
     images = endpoints.decode(z)
     rows = {f"{i + 1}-{min(i + 8, args.count)}": images[i : i + 8] for i in range(0, args.count, 8)}
-    plots.save(plots.image_grid(rows, title=f"decoded z ~ N(0, I), seed {args.seed}"), out)
+    figures.save(figures.image_grid(rows, title=f"decoded z ~ N(0, I), seed {args.seed}"), out)
     print(f"wrote {out}")
 
 
 def tune(args):
-    from tfvae import tuning
+    from tfvae.training import tuning  # keras-tuner is imported only when searching
 
     config = train_config(args)
-    trials = tuning.tune(config, args.dir, tuner=args.tuner, max_trials=args.max_trials, objective=args.objective,
-                         search_extra=args.search_extra)
+    trials = tuning.tune(
+        config,
+        args.dir,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        objective=args.objective,
+        search_extra=args.search_extra,
+    )
     print(tuning.trials_table(trials))
-    print(f"best configuration retrained into {config.out}; trials in {args.dir}/best_trials.json, plot {args.dir}/search.png")
+    print(
+        f"best configuration retrained into {config.out}; "
+        f"trials in {args.dir}/best_trials.json, plot {args.dir}/search.png"
+    )
 
 
 def run_bench(args):
@@ -151,7 +180,9 @@ def add_dataclass_flags(parser, config_class):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfvae", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="tfvae", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -159,13 +190,22 @@ def build_parser():
     source.add_argument("source", help="mnist | fashion_mnist | cifar10 | a local path | several joined with '+'")
     source.add_argument("--data-dir", help="folder searched first for <name>/ (also TFDS's data_dir)")
     source.add_argument("--no-download", action="store_true", help="never let TFDS download")
-    source.add_argument("--validation-size", type=int, default=data.DEFAULT_VALIDATION_SIZE, help="train images held out for validation")
+    source.add_argument(
+        "--validation-size",
+        type=int,
+        default=sources.DEFAULT_VALIDATION_SIZE,
+        help="train images held out for validation",
+    )
 
     data_commands = commands.add_parser("data", help="inspect datasets").add_subparsers(dest="action", required=True)
-    data_commands.add_parser("info", parents=[source], help="counts, shape, value range, origin").set_defaults(run=data_info)
+    data_commands.add_parser("info", parents=[source], help="counts, shape, value range, origin").set_defaults(
+        run=data_info
+    )
 
     noise_commands = commands.add_parser("noise", help="noise families").add_subparsers(dest="action", required=True)
-    preview = noise_commands.add_parser("preview", parents=[source], help="grid of clean vs noisy images", epilog=noise.SPEC_HELP)
+    preview = noise_commands.add_parser(
+        "preview", parents=[source], help="grid of clean vs noisy images", epilog=noise.SPEC_HELP
+    )
     preview.add_argument("--noise", action="append", help="a noise spec, repeatable (default: every family)")
     preview.add_argument("--out", required=True, help="PNG file to write")
     preview.add_argument("--count", type=int, default=8, help="images per row")
@@ -174,7 +214,7 @@ def build_parser():
     preview.set_defaults(run=noise_preview)
 
     train_command = commands.add_parser("train", help="train a model into a run folder", epilog=noise.SPEC_HELP)
-    add_dataclass_flags(train_command, training.TrainConfig)
+    add_dataclass_flags(train_command, TrainConfig)
     train_command.set_defaults(run=train)
 
     export_command = commands.add_parser("export", help="write a run's model as a SavedModel for TF Serving")
@@ -183,29 +223,48 @@ def build_parser():
     export_command.add_argument("--version", type=int, default=1, help="integer version folder")
     export_command.add_argument("--to", default="saved_models", help="base folder")
     export_command.add_argument("--force", action="store_true", help="replace an existing version")
-    export_command.add_argument("--self-ensemble", choices=sorted(ensemble.TRANSFORMS), default="none",
-                                help="serving_default averages the denoised flipped (flip) or flipped and rotated (dihedral) copies")
-    export_command.add_argument("--dtype-policy", choices=training.DTYPE_POLICIES,
-                                help="compute the layers in this policy (default: as trained; float32 serves anywhere)")
+    export_command.add_argument(
+        "--self-ensemble",
+        choices=sorted(ensemble.TRANSFORMS),
+        default="none",
+        help="serving_default averages the denoised flipped (flip) or flipped and rotated (dihedral) copies",
+    )
+    export_command.add_argument(
+        "--dtype-policy",
+        choices=[p for p in precision.DTYPE_POLICIES if p != "auto"],
+        help="compute the layers in this policy (default: as trained; float32 serves anywhere)",
+    )
     export_command.set_defaults(run=export_run)
 
-    evaluate_command = commands.add_parser("evaluate", help="score a run or SavedModel next to the baselines", epilog=noise.SPEC_HELP)
+    evaluate_command = commands.add_parser(
+        "evaluate", help="score a run or SavedModel next to the baselines", epilog=noise.SPEC_HELP
+    )
     evaluate_command.add_argument("model_path", metavar="RUN_OR_SAVEDMODEL")
     evaluate_command.add_argument("--dataset", required=True, help="the dataset the model was trained for")
     evaluate_command.add_argument("--split", default="validation", choices=["validation", "test"])
     evaluate_command.add_argument("--data-dir")
-    evaluate_command.add_argument("--noise", action="append", help="a noise spec, repeatable (default: the grid of the README)")
+    evaluate_command.add_argument(
+        "--noise", action="append", help="a noise spec, repeatable (default: the grid of the README)"
+    )
     evaluate_command.add_argument("--limit", type=int, help="score only the first N images")
     evaluate_command.add_argument("--samples", type=int, default=0, help="posterior samples for the uncertainty figure")
-    evaluate_command.add_argument("--density-samples", type=int, default=0, help="k of the importance-weighted NLL (VAE; e.g. 1000)")
-    evaluate_command.add_argument("--binarize", action="store_true", help="score seeded Bernoulli samples of the images (binarized MNIST)")
+    evaluate_command.add_argument(
+        "--density-samples", type=int, default=0, help="k of the importance-weighted NLL (VAE; e.g. 1000)"
+    )
+    evaluate_command.add_argument(
+        "--binarize", action="store_true", help="score seeded Bernoulli samples of the images (binarized MNIST)"
+    )
     evaluate_command.add_argument("--seed", type=int, default=0)
     evaluate_command.add_argument("--out", default="evaluation", help="report folder")
     evaluate_command.add_argument("--force", action="store_true", help="overwrite an earlier report in --out")
-    evaluate_command.set_defaults(run=evaluate)
+    evaluate_command.set_defaults(run=evaluate_model)
 
-    denoise_command = commands.add_parser("denoise", help="denoise your own image files", description=files.__doc__,
-                                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    denoise_command = commands.add_parser(
+        "denoise",
+        help="denoise your own image files",
+        description=files.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     denoise_command.add_argument("model_path", metavar="MODEL", help="a run folder, .keras file or SavedModel folder")
     denoise_command.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     denoise_command.add_argument("--out", required=True, help="folder for the denoised images (same names)")
@@ -213,23 +272,31 @@ def build_parser():
     denoise_command.set_defaults(run=denoise)
 
     sample_command = commands.add_parser("sample", help="decode random latents of a VAE into a grid")
-    sample_command.add_argument("model_path", metavar="MODEL", help="a VAE run folder, .keras file or SavedModel folder")
+    sample_command.add_argument(
+        "model_path", metavar="MODEL", help="a VAE run folder, .keras file or SavedModel folder"
+    )
     sample_command.add_argument("-n", "--count", type=int, default=64)
     sample_command.add_argument("--out", required=True, help="PNG file to write")
     sample_command.add_argument("--seed", type=int, default=0)
     sample_command.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     sample_command.set_defaults(run=sample)
 
-    tune_command = commands.add_parser("tune", help="keras-tuner search over latent size and width", epilog=noise.SPEC_HELP)
-    add_dataclass_flags(tune_command, training.TrainConfig)
+    tune_command = commands.add_parser(
+        "tune", help="keras-tuner search over latent size and width", epilog=noise.SPEC_HELP
+    )
+    add_dataclass_flags(tune_command, TrainConfig)
     tune_command.add_argument("--dir", required=True, help="search folder (rerun to resume)")
     tune_command.add_argument("--tuner", default="random", help="random | bayesian | hyperband")
     tune_command.add_argument("--max-trials", type=int, default=8)
     tune_command.add_argument("--objective", default="val_psnr", help="val_psnr (max) | val_loss (min, negative ELBO)")
-    tune_command.add_argument("--search-extra", action="store_true", help="also search beta, learning rate, architecture")
+    tune_command.add_argument(
+        "--search-extra", action="store_true", help="also search beta, learning rate, architecture"
+    )
     tune_command.set_defaults(run=tune)
 
-    bench_command = commands.add_parser("bench", help="train and compare every model of the path", description=bench.__doc__)
+    bench_command = commands.add_parser(
+        "bench", help="train and compare every model of the path", description=bench.__doc__
+    )
     bench_command.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
     bench_command.add_argument("--out", default="benchmarks/runs", help="run folders (finished ones are reused)")
     bench_command.add_argument("--table", help="write the Markdown table here")

@@ -1,9 +1,27 @@
-"""The models of the PCA -> autoencoder -> VAE path, all keras.Model and serializable to .keras."""
+"""The models of the PCA -> autoencoder -> VAE path (and the DnCNN baseline), all keras.Models
+that train themselves and serialize to .keras.
 
+    vae = VAE((28, 28, 1), arch="conv-spatial", latent_dim=8)   # unset: the architecture's defaults
+    vae.compile()                                              # the model's own training defaults
+    vae.fit(make_dataset(...), steps_per_epoch=100)
+"""
+
+from tfvae.models.architectures import ARCHITECTURES
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.dncnn import DnCNN
-from tfvae.models.networks import ARCHITECTURES
 from tfvae.models.pca import PCA, fit_pca
+from tfvae.models.sampling import Sampling
+from tfvae.models.saving import load_model, with_network_dtype
 from tfvae.models.vae import VAE
 
-__all__ = ["ARCHITECTURES", "PCA", "Autoencoder", "DnCNN", "VAE", "fit_pca"]
+__all__ = [
+    "ARCHITECTURES",
+    "PCA",
+    "Autoencoder",
+    "DnCNN",
+    "Sampling",
+    "VAE",
+    "fit_pca",
+    "load_model",
+    "with_network_dtype",
+]

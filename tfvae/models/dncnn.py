@@ -1,6 +1,6 @@
 """DnCNN (Zhang et al., 2017): the supervised denoising CNN that the VAEs are compared with.
 
-`depth` 3x3 convolutions at full resolution (ReLU; batch norm in the middle ones) estimate the
+`conv_layers` 3x3 convolutions at full resolution (ReLU; batch norm in the middle ones) estimate the
 noise; the output is the noisy input minus that estimate (residual learning). No latent space, so
 it exports only the `serving_default` (denoise) endpoint. Trained with `compile(loss="mse")` and
 `fit` on (noisy, clean) pairs, like the denoising autoencoder.
@@ -9,36 +9,58 @@ it exports only the `serving_default` (denoise) endpoint. Trained with `compile(
 import keras
 import tensorflow as tf
 
-from tfvae.images import check_image_batch
-from tfvae.models.base import global_dtype_policy
+from tfvae.data.images import check_image_batch
+from tfvae.models.precision import global_dtype_policy
+from tfvae.models.training_defaults import TrainingDefaults
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class DnCNN(keras.Model):
-    """Residual denoiser: `depth` convolutions of `width` channels (DnCNN-17 is depth 17, width 64).
+class DnCNN(TrainingDefaults, keras.Model):
+    """Residual denoiser: `conv_layers` convolutions of `width` channels (DnCNN-17: 17 layers, width 64).
 
-    The convolutions compute in the Keras dtype policy `network_dtype`; inputs and outputs are float32.
+    Args:
+        image_shape: (H, W, C) of the images.
+        conv_layers: 3x3 convolutions, >= 2. Default 17.
+        width: channels of the hidden convolutions. Default 64.
+        network_dtype: Keras dtype policy of the convolutions; inputs and outputs are float32.
     """
 
-    def __init__(self, image_shape, depth=17, width=64, network_dtype="float32", **kwargs):
+    default_loss = "mse"
+    has_latent = False
+    can_sample = False
+    is_density_model = False
+
+    def __init__(self, image_shape, conv_layers=17, width=64, network_dtype="float32", **kwargs):
         super().__init__(**{"dtype": "float32", **kwargs})
-        if not isinstance(depth, int) or depth < 2:
-            raise ValueError(f"Expected depth to be an integer >= 2. Received: depth={depth!r}.")
-        self.image_shape, self.depth, self.width, self.network_dtype = tuple(image_shape), depth, width, network_dtype
+        if not isinstance(conv_layers, int) or conv_layers < 2:
+            raise ValueError(f"Expected conv_layers to be an integer >= 2. Received: conv_layers={conv_layers!r}.")
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"Expected width to be a positive integer. Received: width={width!r}.")
+        self.image_shape = tuple(image_shape)
+        self.conv_layers = conv_layers
+        self.width = width
+        self.network_dtype = network_dtype
         with global_dtype_policy(network_dtype):
             self.noise_estimator = self.build_noise_estimator()
         self.built = True
 
     def build_noise_estimator(self):
-        """The `depth` convolutions: noisy images -> estimated noise."""
+        """The `conv_layers` convolutions: noisy images -> estimated noise."""
         middle = []
-        for _ in range(self.depth - 2):
-            middle += [keras.layers.Conv2D(self.width, 3, padding="same", use_bias=False), keras.layers.BatchNormalization(momentum=0.9),
-                       keras.layers.ReLU()]
+        for _ in range(self.conv_layers - 2):
+            middle += [
+                keras.layers.Conv2D(self.width, 3, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(momentum=0.9),
+                keras.layers.ReLU(),
+            ]
         return keras.Sequential(
-            [keras.Input(self.image_shape), keras.layers.Conv2D(self.width, 3, padding="same", activation="relu"), *middle,
-             # Zero-initialised: an untrained DnCNN is the identity, and training only improves on the input.
-             keras.layers.Conv2D(self.image_shape[-1], 3, padding="same", kernel_initializer="zeros")],
+            [
+                keras.Input(self.image_shape),
+                keras.layers.Conv2D(self.width, 3, padding="same", activation="relu"),
+                *middle,
+                # Zero-initialised: an untrained DnCNN is the identity, and training only improves on the input.
+                keras.layers.Conv2D(self.image_shape[-1], 3, padding="same", kernel_initializer="zeros"),
+            ],
             name="noise_estimator",
         )
 
@@ -49,5 +71,10 @@ class DnCNN(keras.Model):
         return denoised if training else tf.clip_by_value(denoised, 0.0, 1.0)
 
     def get_config(self):
-        return {**super().get_config(), "image_shape": self.image_shape, "depth": self.depth, "width": self.width,
-                "network_dtype": self.network_dtype}
+        return {
+            **super().get_config(),
+            "image_shape": self.image_shape,
+            "conv_layers": self.conv_layers,
+            "width": self.width,
+            "network_dtype": self.network_dtype,
+        }

@@ -9,14 +9,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae.images import check_images
-from tfvae.metrics import psnr
-from tfvae.images import check_image_batch
+from tfvae.data.images import check_image_batch, check_images
+from tfvae.evaluation.metrics import psnr
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
 class PCA(keras.Model):
     """Linear encoder/decoder with `n_components` orthonormal directions; weights set by `fit_pca`."""
+
+    has_latent = True
+    can_sample = False
+    is_density_model = False
 
     def __init__(self, image_shape, n_components, **kwargs):
         super().__init__(**kwargs)
@@ -26,7 +29,9 @@ class PCA(keras.Model):
             raise ValueError(f"Expected n_components between 1 and {size}. Received: n_components={n_components!r}.")
         self.n_components = n_components
         self.mean = self.add_weight(shape=(size,), initializer="zeros", trainable=False, name="mean")
-        self.components = self.add_weight(shape=(size, n_components), initializer="zeros", trainable=False, name="components")
+        self.components = self.add_weight(
+            shape=(size, n_components), initializer="zeros", trainable=False, name="components"
+        )
         self.built = True
 
     @property
@@ -37,6 +42,10 @@ class PCA(keras.Model):
         images = check_image_batch(images, self.image_shape)
         flat = tf.reshape(images, [tf.shape(images)[0], -1])
         return tf.matmul(flat - self.mean, self.components)
+
+    def latents(self, images):
+        """{"z": the projection}, as the encoder-decoder models name their latents."""
+        return {"z": self.encode(images)}
 
     def decode(self, z):
         flat = tf.matmul(z, self.components, transpose_b=True) + self.mean

@@ -10,10 +10,10 @@ import math
 import keras
 import tensorflow as tf
 
-from tfvae.layers import Sampling
-from tfvae.metrics import psnr
-from tfvae.models.base import EncoderDecoder
+from tfvae.evaluation.metrics import psnr
+from tfvae.models.encoder_decoder import EncoderDecoder
 from tfvae.models.likelihoods import LIKELIHOODS
+from tfvae.models.sampling import Sampling
 
 
 def kl_divergence(z_mean, z_log_var):
@@ -24,7 +24,15 @@ def kl_divergence(z_mean, z_log_var):
 
 def importance_weighted_bound(log_weights):
     """log (1/k) sum_i exp(log_weights[i]) over the k samples of axis 0: a lower bound on log p(x) per image."""
-    return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(tf.cast(tf.shape(log_weights)[0], log_weights.dtype))
+    count = tf.cast(tf.shape(log_weights)[0], log_weights.dtype)
+    return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(count)
+
+
+def _check_non_negative(name, value):
+    if not value >= 0:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected a number >= 0. Received: {name}={value!r}."
+        )
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
@@ -33,35 +41,33 @@ class VAE(EncoderDecoder):
 
     Args:
         image_shape: (H, W, C) of the images.
-        arch: "mlp" (the seed's 784-400-20), "conv" (global latent), "conv-spatial" (latent map) or
-            "conv-residual" (full-resolution latent map, linear + convolutional encoder and decoder).
-        width: hidden units (mlp) or channels of the first convolution.
-        latent_dim: latent size (mlp, conv) or latent channels (conv-spatial).
-        latent_stride: conv-spatial downsampling factor of the latent map (1, 2, 4 or 8).
-        depth: residual blocks at the latent resolution (conv-spatial, default 0) or convolutions
-            (conv-residual, default 4) in each of encoder and decoder.
-        likelihood: "bernoulli", "gaussian" (fixed sigma_x) or "gaussian-learned".
-        sigma_x: the Gaussian decoder's standard deviation (initial value when learned).
-        beta: weight of the KL term.
-        kl_warmup_steps: beta ramps up linearly from 0 over this many training steps.
-        free_bits: nats per latent dimension (batch average) below which the KL is not penalised.
-        iw_samples: posterior draws per image in the loss: 1 is the ELBO (analytic KL); k > 1 the
-            importance-weighted bound log (1/k) sum_i p(x, z_i) / q(z_i | x) (IWAE, Burda et al.
-            2016), tighter, with beta 1 and no KL warm-up or free bits.
+        arch: "conv-spatial" (default: a latent map), "mlp" (the write-up's 784-400-20), "conv"
+            (global latent) or "conv-fullres" (full-resolution latent map); see
+            `tfvae.models.architectures`. Its hyperparameters (width, latent_dim, latent_stride,
+            residual_blocks, conv_layers) default to the architecture's own.
+        likelihood: "bernoulli", "gaussian" (fixed sigma_x) or "gaussian-learned"; default: the
+            architecture's (bernoulli for mlp, as in the write-up; gaussian otherwise).
+        sigma_x: the Gaussian decoder's standard deviation (initial value when learned). Default 0.05.
+        beta: weight of the KL term. Default 1.
+        kl_warmup_steps: beta ramps up linearly from 0 over this many training steps. Default 0.
+        free_bits: nats per latent dimension (batch average) below which the KL is not penalised. Default 0.
+        iw_samples: posterior draws per image in the loss: 1 (default) is the ELBO with the
+            analytic KL; k > 1 the importance-weighted bound log (1/k) sum_i p(x, z_i) / q(z_i | x)
+            (IWAE, Burda et al. 2016), tighter, with beta 1 and no KL warm-up or free bits.
         seed: seeds the Sampling layer.
         network_dtype: Keras dtype policy of the encoder and decoder ("float32", "mixed_bfloat16");
             inputs, latents, outputs and losses are float32 under any.
     """
 
+    default_arch = "conv-spatial"
+    can_sample = True
+    is_density_model = True
+
     def __init__(
         self,
         image_shape,
-        arch="conv-spatial",
-        width=32,
-        latent_dim=4,
-        latent_stride=2,
-        depth=None,
-        likelihood="gaussian",
+        arch=None,
+        likelihood=None,
         sigma_x=0.05,
         beta=1.0,
         kl_warmup_steps=0,
@@ -70,26 +76,37 @@ class VAE(EncoderDecoder):
         seed=None,
         **kwargs,
     ):
+        # === Layers: encoder and decoder (EncoderDecoder), sampling ===
+        super().__init__(image_shape, arch, heads=("z_mean", "z_log_var"), **kwargs)
+        likelihood = likelihood or self.architecture.vae_likelihood
+
         # === Config ===
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"Expected likelihood in {sorted(LIKELIHOODS)}. Received: likelihood={likelihood!r}.")
-        for name, value in (("sigma_x", sigma_x), ("beta", beta), ("kl_warmup_steps", kl_warmup_steps), ("free_bits", free_bits)):
-            if not value >= 0 or (name == "sigma_x" and not value > 0):
-                raise ValueError(f"Expected {name} {'> 0' if name == 'sigma_x' else '>= 0'}. Received: {name}={value!r}.")
+        if not sigma_x > 0:
+            raise ValueError(
+                f"Invalid value received for argument `sigma_x`. Expected a number > 0. Received: sigma_x={sigma_x!r}."
+            )
+        _check_non_negative("beta", beta)
+        _check_non_negative("kl_warmup_steps", kl_warmup_steps)
+        _check_non_negative("free_bits", free_bits)
         if not isinstance(iw_samples, int) or iw_samples < 1:
             raise ValueError(f"Expected iw_samples to be an integer >= 1. Received: iw_samples={iw_samples!r}.")
         if iw_samples > 1 and (beta != 1 or kl_warmup_steps or free_bits):
             raise ValueError(
-                "Expected beta=1, kl_warmup_steps=0 and free_bits=0 with iw_samples > 1 (the importance-weighted bound "
-                f"has no separate KL term). Received: beta={beta!r}, kl_warmup_steps={kl_warmup_steps!r}, free_bits={free_bits!r}."
+                "Expected beta=1, kl_warmup_steps=0 and free_bits=0 with iw_samples > 1 (the importance-weighted "
+                f"bound has no separate KL term). Received: beta={beta!r}, kl_warmup_steps={kl_warmup_steps!r}, "
+                f"free_bits={free_bits!r}."
             )
+        self.likelihood = likelihood
+        self.sigma_x = sigma_x
+        self.beta = beta
+        self.kl_warmup_steps = kl_warmup_steps
+        self.free_bits = free_bits
+        self.iw_samples = iw_samples
+        self.seed = seed
 
-        # === Layers: encoder, decoder (EncoderDecoder), sampling ===
-        super().__init__(image_shape, arch, width, latent_dim, latent_stride, heads=("z_mean", "z_log_var"), depth=depth, **kwargs)
         self.sampling = Sampling(seed=seed, name="sampling")
-        self.likelihood, self.sigma_x, self.beta = likelihood, sigma_x, beta
-        self.kl_warmup_steps, self.free_bits, self.iw_samples, self.seed = kl_warmup_steps, free_bits, iw_samples, seed
-
         self.log_sigma_x = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(math.log(sigma_x)),
@@ -120,7 +137,7 @@ class VAE(EncoderDecoder):
 
     def encode(self, images, training=False):
         """(z_mean, z_log_var) of q(z | images)."""
-        latents = self.encoder_outputs(images, training=training)
+        latents = self.latents(images, training=training)
         return latents["z_mean"], latents["z_log_var"]
 
     def decode(self, z, training=False):
@@ -139,56 +156,77 @@ class VAE(EncoderDecoder):
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
         output = self.decoder_output(tf.reshape(z, (-1, *self.latent_shape)), training=training)
         repeated = tf.reshape(tf.broadcast_to(targets, tf.concat([[samples], tf.shape(targets)], 0)), tf.shape(output))
-        log_likelihood = -tf.reshape(LIKELIHOODS[self.likelihood].nll(repeated, output, self.log_sigma_x), [samples, -1])
+        nll = LIKELIHOODS[self.likelihood].nll(repeated, output, self.log_sigma_x)
+        log_likelihood = -tf.reshape(nll, [samples, -1])
         log_ratio = 0.5 * (z_log_var + tf.square(epsilon) - tf.square(z))  # log N(z; 0, I) - log N(z; z_mean, var)
         return log_likelihood, tf.reduce_sum(tf.reshape(log_ratio, [samples, tf.shape(z_mean)[0], -1]), axis=2), output
 
     # === Training ===
-    def loss_terms(self, noisy, clean, training):
-        """(loss to minimise, reconstruction NLL, KL) as batch means, and the sampled reconstruction."""
+    def kl_weight(self):
+        """beta, ramped up linearly over the first `kl_warmup_steps` optimizer steps."""
+        if not self.kl_warmup_steps:
+            return self.beta
+        progress = tf.cast(self.optimizer.iterations + 1, tf.float32) / self.kl_warmup_steps
+        return self.beta * tf.minimum(1.0, progress)
+
+    def elbo_terms(self, noisy, clean, training):
+        """The negative ELBO with one posterior draw and the analytic KL, as batch means:
+        {"loss": reconstruction + beta * KL (in training: warmed-up beta, free bits), "reconstruction",
+        "kl", "reconstructed": the mean image of the draw}."""
         z_mean, z_log_var = self.encode(noisy, training=training)
         likelihood = LIKELIHOODS[self.likelihood]
         kl_per_dim = kl_divergence(z_mean, z_log_var)
         kl = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=1))
-        if self.iw_samples > 1:
-            epsilon = self.sampling.noise(tf.concat([[self.iw_samples], tf.shape(z_mean)], 0))
-            log_likelihood, log_ratio, output = self.importance_terms(clean, z_mean, z_log_var, epsilon, training)
-            bound = importance_weighted_bound(log_likelihood + log_ratio)
-            first_draws = likelihood.mean(output[: tf.shape(z_mean)[0]])
-            return -tf.reduce_mean(bound), -tf.reduce_mean(log_likelihood), kl, first_draws
-        z = self.sampling([z_mean, z_log_var], training=True)
-        output = self.decoder_output(z, training=training)  # float32 under any dtype policy: so are the losses
+        output = self.decoder_output(self.sampling([z_mean, z_log_var], training=True), training=training)
         reconstruction = tf.reduce_mean(likelihood.nll(clean, output, self.log_sigma_x))
-        if not training:
-            return reconstruction + self.beta * kl, reconstruction, kl, likelihood.mean(output)
-        penalty = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dim, axis=0), self.free_bits)) if self.free_bits else kl
-        beta = self.beta
-        if self.kl_warmup_steps:
-            progress = tf.cast(self.optimizer.iterations + 1, tf.float32) / self.kl_warmup_steps
-            beta = self.beta * tf.minimum(1.0, progress)
-        return reconstruction + beta * penalty, reconstruction, kl, likelihood.mean(output)
+        loss = reconstruction + self.beta * kl
+        if training:
+            penalty = kl
+            if self.free_bits:
+                penalty = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dim, axis=0), self.free_bits))
+            loss = reconstruction + self.kl_weight() * penalty
+        return {"loss": loss, "reconstruction": reconstruction, "kl": kl, "reconstructed": likelihood.mean(output)}
+
+    def importance_weighted_terms(self, noisy, clean, training):
+        """The negative importance-weighted bound over `iw_samples` draws, as batch means:
+        {"loss", "reconstruction": -mean log p(clean | z) over the draws, "kl": the analytic KL
+        (reported), "reconstructed": the mean image of each image's first draw}."""
+        z_mean, z_log_var = self.encode(noisy, training=training)
+        epsilon = self.sampling.noise(tf.concat([[self.iw_samples], tf.shape(z_mean)], 0))
+        log_likelihood, log_ratio, output = self.importance_terms(clean, z_mean, z_log_var, epsilon, training)
+        bound = importance_weighted_bound(log_likelihood + log_ratio)
+        return {
+            "loss": -tf.reduce_mean(bound),
+            "reconstruction": -tf.reduce_mean(log_likelihood),
+            "kl": tf.reduce_mean(tf.reduce_sum(kl_divergence(z_mean, z_log_var), axis=1)),
+            "reconstructed": LIKELIHOODS[self.likelihood].mean(output[: tf.shape(z_mean)[0]]),
+        }
+
+    def loss_terms(self, noisy, clean, training):
+        """The terms of this VAE's objective: `importance_weighted_terms` when iw_samples > 1, else `elbo_terms`."""
+        terms = self.importance_weighted_terms if self.iw_samples > 1 else self.elbo_terms
+        return terms(noisy, clean, training)
 
     def train_step(self, data):
         noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
         clean = noisy if clean is None else clean
         with tf.GradientTape() as tape:
-            loss, reconstruction, kl, sampled = self.loss_terms(noisy, clean, training=True)
+            terms = self.loss_terms(noisy, clean, training=True)
             # The optimizer sums gradients over replicas: scale the per-replica mean.
-            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = terms["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
         gradients = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
-        return self._track(loss, reconstruction, kl, clean, sampled)  # train PSNR: of the sampled reconstruction
+        return self._track(terms, clean, terms["reconstructed"])  # train PSNR: of the sampled reconstruction
 
     def test_step(self, data):
         noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
         clean = noisy if clean is None else clean
-        loss, reconstruction, kl, _ = self.loss_terms(noisy, clean, training=False)
-        return self._track(loss, reconstruction, kl, clean, self(noisy, training=False))
+        return self._track(self.loss_terms(noisy, clean, training=False), clean, self(noisy, training=False))
 
-    def _track(self, loss, reconstruction, kl, clean, denoised):
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
+    def _track(self, terms, clean, denoised):
+        self.loss_tracker.update_state(terms["loss"])
+        self.reconstruction_tracker.update_state(terms["reconstruction"])
+        self.kl_tracker.update_state(terms["kl"])
         self.psnr_tracker.update_state(psnr(clean, denoised))
         return {m.name: m.result() for m in self.metrics}
 

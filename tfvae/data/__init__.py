@@ -1,0 +1,25 @@
+"""Images in, (noisy, clean) batches out.
+
+sources   load(source, split): clean float32 [0, 1] NHWC images from TFDS, files or both
+readers   the file formats (IDX, CIFAR-10 batches, image folders)
+images    the image contract every public boundary checks
+noise     noise families as pure, seeded TF functions, and their spec strings
+pipeline  make_dataset: tf.data of (noisy, clean), a pure function of (seed, step)
+"""
+
+from tfvae.data.images import check_images
+from tfvae.data.noise import add_noise, parse_noise
+from tfvae.data.pipeline import make_dataset
+from tfvae.data.sources import DEFAULT_VALIDATION_SIZE, SPLITS, DataNotFoundError, ImageSet, load
+
+__all__ = [
+    "DEFAULT_VALIDATION_SIZE",
+    "SPLITS",
+    "DataNotFoundError",
+    "ImageSet",
+    "add_noise",
+    "check_images",
+    "load",
+    "make_dataset",
+    "parse_noise",
+]

@@ -1,0 +1,72 @@
+"""The image contract of the public API: float32, values in [0, 1], shape (N, H, W, C).
+
+Every public boundary calls `check_images` (NumPy) or `check_image_batch` (tensors, inside models);
+nothing is cast, clipped or dropped silently.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+VALID_CHANNELS = (1, 3)
+
+
+def check_images(images, name="images", channels=None, size=None):
+    """Return `images` as a float32 NumPy array after checking the image contract.
+
+    Args:
+        images: array-like of shape (N, H, W, C), float32, values in [0, 1].
+        name: what to call the argument in error messages.
+        channels: if given, the required number of channels.
+        size: if given, the required (height, width).
+
+    Raises:
+        ValueError: naming what was received and what was expected.
+    """
+    array = np.asarray(images)
+    expected = "float32 images in [0, 1] of shape (N, H, W, C) with C in (1, 3)"
+    if array.dtype != np.float32:
+        hint = " (convert with images.astype('float32') / 255)" if array.dtype == np.uint8 else ""
+        raise ValueError(f"Expected {name} to be {expected}. Received: dtype={array.dtype}{hint}.")
+    if array.ndim != 4:
+        raise ValueError(f"Expected {name} to be {expected}. Received: shape={array.shape} (rank {array.ndim}).")
+    if array.shape[0] == 0:
+        raise ValueError(f"Expected {name} to hold at least one image. Received: shape={array.shape}.")
+    wanted_channels = (channels,) if channels else VALID_CHANNELS
+    if array.shape[-1] not in wanted_channels:
+        raise ValueError(
+            f"Expected {name} to have {' or '.join(map(str, wanted_channels))} channels (NHWC). "
+            f"Received: shape={array.shape}."
+        )
+    if size is not None and tuple(array.shape[1:3]) != tuple(size):
+        raise ValueError(f"Expected {name} of height x width {size[0]}x{size[1]}. Received: shape={array.shape}.")
+    if not np.isfinite(array).all():
+        raise ValueError(
+            f"Expected {name} to be finite. Received: {np.size(array) - np.isfinite(array).sum()} NaN/Inf values."
+        )
+    low, high = float(array.min()), float(array.max())
+    if low < 0.0 or high > 1.0:
+        hint = " (looks like [0, 255]: divide by 255)" if high > 1.0 and high <= 255.0 else ""
+        raise ValueError(f"Expected {name} with values in [0, 1]. Received: values in [{low:g}, {high:g}]{hint}.")
+    return array
+
+
+def check_image_batch(images, image_shape):
+    """Check a (possibly symbolic) batch against the image contract and the model's (H, W, C).
+
+    dtype and shape are checked when the function is traced (ValueError); values in [0, 1] and
+    finite are checked when it runs (tf.errors.InvalidArgumentError). Returns the batch as a tensor.
+    """
+    images = tf.convert_to_tensor(images)
+    if images.dtype != tf.float32:
+        raise ValueError(f"Expected float32 images in [0, 1]. Received: dtype={images.dtype.name}.")
+    if images.shape.rank != 4 or tuple(images.shape[1:]) != tuple(image_shape):
+        raise ValueError(
+            f"Expected images of shape (N, {', '.join(map(str, image_shape))}). Received: shape={tuple(images.shape)}."
+        )
+    tf.debugging.assert_positive(tf.shape(images)[0], "Expected at least one image. Received: an empty batch.")
+    tf.debugging.assert_all_finite(images, "Expected finite images. Received: NaN or Inf values.")
+    tf.debugging.assert_greater_equal(
+        tf.reduce_min(images), 0.0, "Expected images in [0, 1]. Received: values below 0."
+    )
+    tf.debugging.assert_less_equal(tf.reduce_max(images), 1.0, "Expected images in [0, 1]. Received: values above 1.")
+    return images

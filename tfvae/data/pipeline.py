@@ -1,0 +1,96 @@
+"""tf.data pipelines of (noisy, clean) batches with fresh, seeded noise every epoch.
+
+Training data is an endless stream of batches that is a pure function of `(seed, step)`: pass `p`
+over the images is shuffled by a stateless permutation seeded by `(seed, p)`, and the noise of the
+batch at global step `s` is seeded by `(seed, s)`. So noise is fresh every epoch, two runs with one
+seed see identical batches, and a run resumed at step `s` (`first_step=s`) continues exactly where
+an uninterrupted run would be. Validation data is one pass in a fixed order with fixed noise.
+Noise is drawn per global batch, so the replicas of a tf.distribute strategy (which split the
+batch) never share it.
+"""
+
+import tensorflow as tf
+
+from tfvae.data.images import check_images
+from tfvae.data.noise import parse_noise
+
+_ENDLESS = 2**62  # "forever" for Dataset.range; a step counter never gets there
+
+
+def default_noise_device():
+    """The first GPU when there is exactly one device to feed, else None (noise made on the host)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus and tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return gpus[0].name
+    return None
+
+
+def binarized(images, seed):
+    """A seeded Bernoulli sample of the pixels: 1 with probability equal to the intensity."""
+    return tf.cast(tf.random.stateless_uniform(tf.shape(images), seed) < images, images.dtype)
+
+
+def _stream_seed(seed, stream):
+    """Independent int64 seed pairs for the shuffling (stream 0) and the noise (stream 1)."""
+    return tf.constant([seed, stream], tf.int64)
+
+
+def shuffled_index_batches(count, batch_size, seed, first_step=0):
+    """Endless int64 index batches: each pass over `count` items reshuffled, partial batches dropped."""
+    per_pass = count // batch_size
+
+    def one_pass(pass_index):
+        pass_seed = tf.random.experimental.stateless_fold_in(_stream_seed(seed, 0), pass_index)
+        order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), pass_seed)
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(order[: per_pass * batch_size], (per_pass, batch_size)))
+
+    passes = tf.data.Dataset.range(first_step // per_pass, _ENDLESS)
+    return passes.flat_map(one_pass).skip(first_step % per_pass)
+
+
+def make_dataset(images, noise, batch_size, seed, training, device="auto", binarize=False, first_step=0):
+    """A tf.data.Dataset of `(noisy, clean)` float32 batches.
+
+    Args:
+        images: clean float32 images in [0, 1], shape (N, H, W, C).
+        noise: a noise spec string or object (see `tfvae.noise`).
+        batch_size: images per batch; training drops the last partial batch of each pass.
+        seed: fixes the shuffling order and the noise.
+        training: an endless stream (give `fit` a `steps_per_epoch`), reshuffled every pass with
+            fresh noise on every batch; otherwise one pass in a fixed order with fixed noise.
+        device: where the noise is generated: "auto" (the GPU when one is visible), None (host),
+            or a device name; clean batches are copied there first.
+        binarize: replace each clean batch by a fresh Bernoulli sample of it (dynamically
+            binarized MNIST, the density-modelling setting); noise is then added to that.
+        first_step: training only: start the stream at this global step (resuming a run).
+    """
+    images = check_images(images)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}.")
+    if training and batch_size > len(images):
+        raise ValueError(
+            f"Expected batch_size <= the {len(images)} training images (partial batches are dropped). "
+            f"Received: batch_size={batch_size}."
+        )
+    if not isinstance(first_step, int) or first_step < 0 or (first_step and not training):
+        raise ValueError(
+            f"Expected first_step to be an integer >= 0, and 0 unless training. Received: first_step={first_step!r}."
+        )
+    noise = parse_noise(noise)
+    pixels = tf.constant(images)
+    if training:
+        indices = shuffled_index_batches(len(images), batch_size, seed, first_step)
+    else:
+        indices = tf.data.Dataset.range(len(images)).batch(batch_size)
+    steps = tf.data.Dataset.range(first_step, _ENDLESS)
+    noise_seed = _stream_seed(seed, 1)
+    batches = tf.data.Dataset.zip(indices, steps).map(
+        lambda index, step: (tf.gather(pixels, index), tf.random.experimental.stateless_fold_in(noise_seed, step))
+    )
+    device = default_noise_device() if device == "auto" else device
+    if device:
+        batches = batches.apply(tf.data.experimental.copy_to_device(device))
+    if binarize:
+        batches = batches.map(lambda x, s: (binarized(x, tf.random.experimental.stateless_fold_in(s, 1)), s))
+    batches = batches.map(lambda x, s: (noise(x, s), x), num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)

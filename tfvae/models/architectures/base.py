@@ -1,0 +1,93 @@
+"""What every architecture is: hyperparameters (a frozen dataclass) and the two networks they build.
+
+An encoder maps images (N, H, W, C) to a dict of latent tensors named by `heads` (("z",) for an
+autoencoder, ("z_mean", "z_log_var") for a VAE); a decoder maps latents back to a linear output
+shaped like the images, which the model's likelihood interprets (logits for Bernoulli, the mean
+for Gaussian). Nothing bypasses the latent: the decoder sees only z.
+"""
+
+import dataclasses
+from typing import ClassVar
+
+import keras
+
+IMAGE_CHANNELS = (1, 3)
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """Base of the architectures; each subclass sets `name`, its defaults and its networks.
+
+    Args:
+        width: hidden units (mlp) or channels of the first convolution.
+        latent_dim: latent size (a vector) or latent channels (a latent map).
+    """
+
+    name: ClassVar[str]
+    vae_likelihood: ClassVar[str] = "gaussian"  # the VAE's likelihood unless one is given
+    prefers_xla: ClassVar[bool] = False  # compile(jit_compile="auto") uses XLA
+    width: int = 32
+    latent_dim: int = 4
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < field.metadata.get("minimum", 1):
+                minimum = field.metadata.get("minimum", 1)
+                raise ValueError(
+                    f"Expected {field.name} to be an integer >= {minimum} for arch={self.name!r}. "
+                    f"Received: {field.name}={value!r}."
+                )
+
+    # === What subclasses define ===
+    def size_divisor(self):
+        """Image height and width must be multiples of this."""
+        return 1
+
+    def latent_shape(self, image_shape):
+        """Shape of one z for images of `image_shape` (without the batch axis)."""
+        return (self.latent_dim,)
+
+    def encoder_trunk(self, images):
+        """(trunk tensor, head(units, name) -> layer applied to the trunk)."""
+        raise NotImplementedError
+
+    def decoder_output(self, latent, image_shape):
+        """The decoder's linear output tensor for the latent input."""
+        raise NotImplementedError
+
+    # === Shared ===
+    def check_image_shape(self, image_shape):
+        """Raise ValueError unless this architecture can take images of `image_shape`."""
+        image_shape = tuple(image_shape)
+        if len(image_shape) != 3 or image_shape[2] not in IMAGE_CHANNELS:
+            raise ValueError(
+                f"Expected image_shape (H, W, C) with C in {IMAGE_CHANNELS}. Received: image_shape={image_shape}."
+            )
+        divisor = self.size_divisor()
+        if image_shape[0] % divisor or image_shape[1] % divisor:
+            raise ValueError(
+                f"Expected image height and width divisible by {divisor} for arch={self.name!r}. "
+                f"Received: image_shape={image_shape}."
+            )
+
+    def build_encoder(self, image_shape, heads):
+        """A keras.Model from images to a dict of latent tensors named by `heads`."""
+        self.check_image_shape(image_shape)
+        images = keras.Input(tuple(image_shape), name="images")
+        trunk, head = self.encoder_trunk(images)
+        return keras.Model(images, {name: head(self.latent_dim, name)(trunk) for name in heads}, name="encoder")
+
+    def build_decoder(self, image_shape):
+        """A keras.Model from latents to the decoder's linear output, shaped like the images."""
+        self.check_image_shape(image_shape)
+        latent = keras.Input(self.latent_shape(image_shape), name="z")
+        return keras.Model(latent, self.decoder_output(latent, tuple(image_shape)), name="decoder")
+
+    def get_config(self):
+        """{"arch": name, each hyperparameter}: the model configs' architecture part."""
+        return {"arch": self.name, **dataclasses.asdict(self)}
+
+
+def dense_head(units, name):
+    return keras.layers.Dense(units, name=name)

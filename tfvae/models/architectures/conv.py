@@ -1,0 +1,32 @@
+"""conv: two stride-2 convolutions down to a global latent vector, and back."""
+
+import dataclasses
+
+from keras import layers
+
+from tfvae.models.architectures.base import Architecture, dense_head
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv(Architecture):
+    """Conv(width, stride 2) -> Conv(2 width, stride 2) -> Dense latent; mirrored in the decoder."""
+
+    name = "conv"
+    width: int = 32
+    latent_dim: int = 16
+
+    def size_divisor(self):
+        return 4
+
+    def encoder_trunk(self, images):
+        hidden = layers.Conv2D(self.width, 3, strides=2, padding="same", activation="relu")(images)
+        hidden = layers.Conv2D(2 * self.width, 3, strides=2, padding="same", activation="relu")(hidden)
+        return layers.Flatten()(hidden), dense_head
+
+    def decoder_output(self, latent, image_shape):
+        height, breadth = image_shape[0] // 4, image_shape[1] // 4
+        hidden = layers.Dense(height * breadth * 2 * self.width, activation="relu")(latent)
+        hidden = layers.Reshape((height, breadth, 2 * self.width))(hidden)
+        hidden = layers.Conv2DTranspose(2 * self.width, 3, strides=2, padding="same", activation="relu")(hidden)
+        hidden = layers.Conv2DTranspose(self.width, 3, strides=2, padding="same", activation="relu")(hidden)
+        return layers.Conv2D(image_shape[2], 3, padding="same")(hidden)

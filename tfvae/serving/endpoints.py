@@ -1,0 +1,89 @@
+"""One client for every trained model: a run folder, a .keras file or an exported SavedModel.
+
+    endpoints = load_endpoints("saved_models/mnist_vae/7")
+    denoised = endpoints.denoise(noisy)           # float32 NHWC in [0, 1]
+    if endpoints.can_sample: images = endpoints.decode(z)
+
+A SavedModel is used through its signatures and `assets.extra/tfvae.json` alone (no tfvae
+classes needed); what a model can do is stated in that file (and by the Keras classes), never guessed.
+"""
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfvae.models.saving import load_model
+from tfvae.serving.saved_model import METADATA_FILE
+
+
+@dataclasses.dataclass
+class Endpoints:
+    """What a model offers, from a Keras model or from an exported SavedModel.
+
+    has_latent: `encode` (images -> {"z_mean", "z_log_var"} or {"z"}) and `decode` (z -> images) exist.
+    can_sample: decoding z ~ N(0, I) gives images (a VAE).
+    is_density_model: `model` has an ELBO and an importance-weighted likelihood (a Keras VAE;
+        a SavedModel has no density endpoint).
+    """
+
+    denoise: Callable
+    model_class: str  # "VAE", "Autoencoder", "PCA" or "DnCNN"
+    image_shape: tuple
+    has_latent: bool = False
+    can_sample: bool = False
+    is_density_model: bool = False
+    latent_shape: tuple | None = None
+    encode: Callable | None = None
+    decode: Callable | None = None
+    model: object | None = None  # the Keras model, when there is one
+
+
+def load_endpoints(path):
+    """Endpoints of a run folder / .keras file (Keras) or of a SavedModel folder (no tfvae classes)."""
+    path = Path(path)
+    if (path / "saved_model.pb").exists():
+        return saved_model_endpoints(path)
+    return keras_endpoints(load_model(path))
+
+
+def saved_model_endpoints(path):
+    """Endpoints of the SavedModel folder `path`, through its signatures."""
+    signatures = tf.saved_model.load(str(path)).signatures
+    metadata = json.loads((Path(path) / METADATA_FILE).read_text())
+
+    def call(name, **inputs):
+        return {k: v.numpy() for k, v in signatures[name](**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+
+    endpoints = Endpoints(
+        denoise=lambda x: call("serving_default", images=x)["denoised"],
+        model_class=metadata["class"],
+        image_shape=tuple(metadata["image_shape"]),
+        has_latent=metadata["capabilities"]["has_latent"],
+        can_sample=metadata["capabilities"]["can_sample"],
+    )
+    if endpoints.has_latent:
+        endpoints.latent_shape = tuple(metadata["latent_shape"])
+        endpoints.encode = lambda x: call("encode", images=x)
+        endpoints.decode = lambda z: call("decode", z=z)["images"]
+    return endpoints
+
+
+def keras_endpoints(model):
+    """Endpoints of a Keras tfvae model held in memory."""
+    endpoints = Endpoints(
+        denoise=model.predict_on_batch,
+        model_class=type(model).__name__,
+        image_shape=tuple(model.image_shape),
+        has_latent=model.has_latent,
+        can_sample=model.can_sample,
+        is_density_model=model.is_density_model,
+        model=model,
+    )
+    if model.has_latent:
+        endpoints.latent_shape = tuple(model.latent_shape)
+        endpoints.encode = lambda x: {k: v.numpy() for k, v in model.latents(tf.constant(x)).items()}
+        endpoints.decode = lambda z: model.decode(tf.constant(z)).numpy()
+    return endpoints

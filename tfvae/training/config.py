@@ -1,0 +1,149 @@
+"""`TrainConfig`: everything that defines a training run. The `tfvae train` flags map one-to-one
+onto its fields; recipes (`tfvae.training.recipes`) are instances of it."""
+
+import dataclasses
+import math
+
+import keras
+
+from tfvae.data import sources
+from tfvae.data.noise import parse_noise
+from tfvae.models import VAE, Autoencoder, DnCNN, architectures
+from tfvae.models.precision import DTYPE_POLICIES
+from tfvae.training.distribute import STRATEGIES
+
+# model -> its class; pca is fitted in closed form (`tfvae.models.fit_pca`), not by `fit`
+MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE, "dncnn": DnCNN}
+VAE_SETTINGS = ("likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples")
+LR_SCHEDULES = ("constant", "cosine")
+XLA_CHOICES = {"auto": "auto", "on": True, "off": False}  # -> compile(jit_compile=...); auto: the model decides
+
+
+def _field(default, help_text):
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run; the CLI flags map one-to-one onto these fields.
+
+    Model hyperparameters left at None take the model's (and its architecture's) defaults.
+    """
+
+    model: str = _field("vae", "pca | ae | vae | dncnn (the supervised baseline)")
+    arch: str | None = _field(None, "mlp | conv | conv-spatial | conv-fullres (default: vae conv-spatial, ae conv)")
+    dataset: str = _field("mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
+    noise: str = _field("gaussian:0-0.5", "training noise spec ('none': plain autoencoder)")
+    binarize: bool = _field(False, "train on fresh Bernoulli samples of the images (binarized MNIST)")
+    width: int | None = _field(None, "hidden units / channels (default: the architecture's; dncnn 64)")
+    latent_dim: int | None = _field(
+        None, "latent size / channels (default: the architecture's); PCA: components (best on validation)"
+    )
+    latent_stride: int | None = _field(None, "conv-spatial: downsampling of the latent map, 1 | 2 | 4 | 8 (default 2)")
+    residual_blocks: int | None = _field(
+        None, "conv-spatial: residual blocks at the latent resolution per side (default 0)"
+    )
+    conv_layers: int | None = _field(
+        None, "conv-fullres: 3x3 convolutions per side (default 4); dncnn: layers (default 17)"
+    )
+    likelihood: str | None = _field(
+        None, "bernoulli | gaussian | gaussian-learned (default: mlp bernoulli, else gaussian)"
+    )
+    sigma_x: float | None = _field(None, "Gaussian decoder std (default 0.05)")
+    beta: float | None = _field(None, "KL weight (default 1)")
+    kl_warmup_steps: int | None = _field(None, "steps of linear KL warm-up (default 0)")
+    free_bits: float | None = _field(None, "nats per latent dim not penalised (default 0)")
+    iw_samples: int | None = _field(
+        None, "posterior draws per image in the loss: 1 = ELBO, k > 1 = importance-weighted bound (IWAE)"
+    )
+    learning_rate: float = _field(1e-3, "Adam learning rate")
+    lr_schedule: str = _field("constant", "constant | cosine (decays to 0 over epochs x steps per epoch)")
+    ema: float = _field(0.0, "momentum of an exponential moving average of the weights, used at the end (0: off)")
+    dtype_policy: str = _field(
+        "auto",
+        "auto | float32 | mixed_bfloat16 (layers compute in bfloat16, weights, losses and outputs stay float32); "
+        "auto: bfloat16 where the hardware computes it natively (AVX512-BF16 / AMX CPUs, GPUs from compute 8.0)",
+    )
+    batch_size: int = _field(128, "images per step (the global batch under a --strategy)")
+    epochs: int = _field(10, "epochs of steps_per_epoch steps (default: one pass over the training images)")
+    steps_per_epoch: int | None = _field(None, "cap steps per epoch")
+    time_budget: float | None = _field(None, "wall-clock seconds of training")
+    steps_per_execution: int = _field(8, "train steps per tf.function call (1 under a --strategy: keras#20585)")
+    xla: str = _field(
+        "auto", "auto | on | off: XLA jit_compile (auto: the model's choice, on for mlp, off for convolutions)"
+    )
+    train_size: int | None = _field(None, "use only the first N training images")
+    validation_size: int = _field(sources.DEFAULT_VALIDATION_SIZE, "validation slice of train")
+    data_dir: str | None = _field(None, "folder searched first for the dataset")
+    seed: int = _field(0, "fixes data order, noise and initialisation")
+    strategy: str = _field("default", "default | mirrored | multiworker (TF_CONFIG) | tpu; --batch-size is global")
+    devices: str | None = _field(None, "mirrored: comma-separated devices (default: all GPUs)")
+    deterministic: bool = _field(False, "TF op determinism: bit-identical reruns on GPUs too (CPU runs already are)")
+    init_from: str | None = _field(
+        None,
+        "start from the weights of this finished run or .keras file (same architecture; loss settings may differ; "
+        "conv-spatial may add --residual-blocks, which start as the identity; fresh optimizer)",
+    )
+    out: str = _field("runs/default", "run folder")
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"Expected model in {sorted(MODELS)}. Received: model={self.model!r}.")
+        parse_noise(self.noise)
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"Expected strategy in {sorted(STRATEGIES)}. Received: strategy={self.strategy!r}.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"Expected lr_schedule in {LR_SCHEDULES}. Received: lr_schedule={self.lr_schedule!r}.")
+        if self.dtype_policy not in DTYPE_POLICIES:
+            raise ValueError(
+                f"Expected dtype_policy in {DTYPE_POLICIES}. Received: dtype_policy={self.dtype_policy!r}."
+            )
+        if self.model == "pca" and self.dtype_policy == "mixed_bfloat16":
+            raise ValueError(
+                "Expected dtype_policy auto or float32 for pca (fitted in closed form). Received: mixed_bfloat16."
+            )
+        if self.arch is not None and self.model in ("pca", "dncnn"):
+            raise ValueError(
+                f"Expected no arch for model={self.model!r} (it has one network). Received: arch={self.arch!r}."
+            )
+        if self.model in ("ae", "vae"):  # an impossible architecture fails here, before a run folder exists
+            hyperparameters = {name: getattr(self, name) for name in architectures.HYPERPARAMETERS}
+            architectures.create(self.arch or MODELS[self.model].default_arch, **hyperparameters)
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"Expected 0 <= ema < 1 (0: off). Received: ema={self.ema!r}.")
+        if self.xla not in XLA_CHOICES:
+            raise ValueError(f"Expected xla in {sorted(XLA_CHOICES)}. Received: xla={self.xla!r}.")
+        for name in ("learning_rate", "batch_size", "epochs", "steps_per_execution", "validation_size"):
+            _check_positive(name, getattr(self, name))
+        for name in ("time_budget", "steps_per_epoch", "train_size"):
+            if getattr(self, name) is not None:
+                _check_positive(name, getattr(self, name))
+
+    def device_list(self):
+        """`devices` as a list of device names, or None."""
+        return [name.strip() for name in self.devices.split(",")] if self.devices else None
+
+    def epoch_steps(self, train_count):
+        """Steps per `fit` epoch: `steps_per_epoch`, or one pass over `train_count` images."""
+        return self.steps_per_epoch or train_count // self.batch_size
+
+    def optimizer(self, steps_per_epoch):
+        """Adam with the configured learning-rate schedule and weight averaging."""
+        rate = self.learning_rate
+        if self.lr_schedule == "cosine":
+            rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=self.epochs * steps_per_epoch)
+        return keras.optimizers.Adam(rate, use_ema=self.ema > 0, ema_momentum=self.ema or 0.99)
+
+    def model_kwargs(self):
+        """The hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
+        if self.model == "dncnn":
+            names = ["width", "conv_layers"]
+        else:
+            names = ["arch", *architectures.HYPERPARAMETERS] + (list(VAE_SETTINGS) if self.model == "vae" else [])
+        kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        return {**kwargs, "seed": self.seed} if self.model == "vae" else kwargs
+
+
+def _check_positive(name, value):
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}.")

@@ -1,0 +1,190 @@
+"""Train one model of the PCA -> AE -> VAE path with plain `model.fit` into a run folder.
+
+    run_dir = train(TrainConfig(model="vae", arch="conv-spatial", dataset="mnist", out="runs/mnist"))
+
+A run folder holds config.json, model.keras, history.csv, metrics.json (validation scores per
+Gaussian sigma next to the noisy input), denoised.png, and logs/ for TensorBoard. Rerunning the
+same config into an unfinished run folder resumes it exactly where its last finished epoch ended
+(weights, optimizer state and the position in the seeded data stream; see `tfvae.checkpoints`).
+"""
+
+import dataclasses
+import errno
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.data import sources
+from tfvae.data.noise import add_noise
+from tfvae.evaluation import figures
+from tfvae.evaluation.scoring import denoising_scores
+from tfvae.models import architectures, fit_pca
+from tfvae.models.saving import FINAL_MODEL, load_model
+from tfvae.training import checkpoints, distribute, fitting
+
+CHECKPOINTS = "checkpoints"
+MIN_FREE_BYTES = 100 * 2**20  # the largest models' checkpoint + model.keras + logs stay far below
+
+
+def prepare_run_folder(config):
+    """Create the run folder, or accept an unfinished one made by the same config (resume)."""
+    run_dir = Path(config.out)
+    config_file = run_dir / "config.json"
+    wanted = dataclasses.asdict(config)
+    check_free_space(run_dir)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not config_file.exists():
+            raise FileExistsError(f"{run_dir} exists and is not a tfvae run folder; choose another --out.")
+        if (run_dir / FINAL_MODEL).exists():
+            raise FileExistsError(f"{run_dir} already holds a finished run; choose another --out.")
+        saved = json.loads(config_file.read_text())
+        changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
+        if changed:
+            raise FileExistsError(
+                f"{run_dir} holds an unfinished run with a different config (differs in: {', '.join(changed)}); "
+                "rerun with the same flags to resume, or choose another --out."
+            )
+        return run_dir
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PermissionError(
+            f"Cannot create the run folder {run_dir} ({error.strerror}); choose another --out."
+        ) from None
+    if not os.access(run_dir, os.W_OK):
+        raise PermissionError(f"Cannot write to the run folder {run_dir}; choose another --out.")
+    config_file.write_text(json.dumps(wanted, indent=2))
+    return run_dir
+
+
+def check_free_space(run_dir):
+    """Refuse to start when the disk holding `run_dir` (or its nearest existing parent) is nearly full."""
+    existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < MIN_FREE_BYTES:
+        raise OSError(
+            errno.ENOSPC,
+            f"Only {free / 2**20:.0f} MiB free on the disk of {existing}; a run needs at least "
+            f"{MIN_FREE_BYTES / 2**20:.0f} MiB (checkpoints, model, logs). Free some space or choose another --out.",
+        )
+
+
+def load_splits(config):
+    """(train images, validation images) of the configured dataset."""
+    kwargs = {"data_dir": config.data_dir, "validation_size": config.validation_size, "seed": config.seed}
+    train_images = sources.load(config.dataset, "train", **kwargs).images
+    validation_images = sources.load(config.dataset, "validation", **kwargs).images
+    return train_images[: config.train_size], validation_images
+
+
+# Model settings a fine-tune may change: they shape the loss or the arithmetic, not the weights (which
+# are float32 under every dtype policy).
+FINE_TUNABLE = ("name", "network_dtype", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples", "seed")
+
+
+def _architecture(model):
+    """`model`'s config without the FINE_TUNABLE settings."""
+    return {k: v for k, v in model.get_config().items() if k not in FINE_TUNABLE}
+
+
+def copy_weights(source, model):
+    """Set `model`'s weights to those of the finished run or .keras file `source`: the same
+    architecture; the settings in FINE_TUNABLE may differ, and a conv-spatial model may have more
+    residual blocks than `source`: it grows, its new blocks starting as the identity."""
+    trained = load_model(source)
+    received, expected = _architecture(trained), _architecture(model)
+    grows = (
+        expected.get("arch") == architectures.ConvSpatial.name
+        and {**received, "residual_blocks": expected["residual_blocks"]} == expected
+        and received["residual_blocks"] < expected["residual_blocks"]
+    )
+    if type(trained) is not type(model) or (received != expected and not grows):
+        raise ValueError(
+            f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}; conv-spatial "
+            f"may have fewer residual blocks). Received: {source} holding {type(trained).__name__} {received}."
+        )
+    weights = trained.get_weights()
+    if grows:
+        weights = architectures.grown_weights(
+            weights, received["residual_blocks"], model.weights, expected["residual_blocks"]
+        )
+    model.set_weights(weights)
+
+
+def fit_network(config, run_dir, train_images, validation_images, strategy, chief=True):
+    """Build, compile and train a network under `strategy`, resuming from the run's checkpoint;
+    only the chief writes."""
+    steps_per_epoch = config.epoch_steps(len(train_images))
+    with strategy.scope():
+        model = fitting.build_model(config, train_images.shape[1:], steps_per_epoch)
+        initial_epoch = checkpoints.restore(model, run_dir / CHECKPOINTS)
+        if config.init_from and not initial_epoch:
+            copy_weights(config.init_from, model)
+        streams = fitting.make_streams(config, train_images, validation_images, initial_epoch * steps_per_epoch)
+    prepared = fitting.Prepared(model, *streams, steps_per_epoch)
+    callbacks = []
+    if chief:
+        callbacks = [
+            checkpoints.EpochCheckpoint(run_dir / CHECKPOINTS),  # first: a history.csv row implies its checkpoint
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(run_dir / "logs")),
+        ]
+    if config.strategy == "multiworker":
+        last = distribute.fit_multiworker(
+            prepared, config.epochs, initial_epoch, [*callbacks, *fitting.training_callbacks(config)], strategy
+        )
+    else:
+        last = fitting.fit(prepared, config, callbacks, initial_epoch)
+    epochs_done, good = checkpoints.latest_checkpoint(run_dir / CHECKPOINTS)
+    fitting.check_finite(
+        last,
+        config,
+        f"the last good checkpoint is {good} (epoch {epochs_done})" if good else "no epoch finished before it",
+    )
+    return model
+
+
+def train(config):
+    """Train `config.model` and fill its run folder; returns the folder's path."""
+    strategy = distribute.make_strategy(config.strategy, config.device_list())  # before any other TF op
+    chief = distribute.is_chief(strategy)
+    run_dir = prepare_run_folder(config) if chief else Path(config.out)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    train_images, validation_images = load_splits(config)
+    start = time.monotonic()
+    if config.model == "pca":
+        noisy = add_noise(validation_images, config.noise, seed=config.seed)
+        model = fit_pca(train_images, config.latent_dim, validation=(noisy, validation_images))
+    else:
+        model = fit_network(config, run_dir, train_images, validation_images, strategy, chief)
+    seconds = time.monotonic() - start
+    if not chief:
+        return run_dir  # the chief writes the results and the model
+    if config.strategy != "default":
+        model = distribute.local_copy(model)
+    write_results(model, run_dir, validation_images, config.seed, seconds)
+    checkpoints.replace_atomically(run_dir / FINAL_MODEL, model.save)  # a model.keras is always complete
+    shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # model.keras supersedes them
+    return run_dir
+
+
+def write_results(model, run_dir, validation_images, seed, seconds):
+    """metrics.json (per-sigma validation scores) and denoised.png for the trained model."""
+    scores = denoising_scores(model.predict_on_batch, validation_images, seed=seed)
+    metrics = {"train_seconds": round(seconds, 1), "validation_images": len(validation_images), "gaussian": scores}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    clean = validation_images[:8]
+    rows = {"clean": clean}
+    for spec in ("gaussian:0.1", "gaussian:0.3", "gaussian:0.5"):
+        noisy = add_noise(clean, spec, seed=seed)
+        rows[f"noisy {spec}"] = noisy
+        rows[f"denoised {spec}"] = np.asarray(model.predict_on_batch(noisy))
+    figures.save(figures.image_grid(rows, title="validation: noisy / denoised / clean"), run_dir / "denoised.png")
