@@ -40,3 +40,31 @@ def write_cifar_binary_folder(folder, train=30, test=10, seed=0):
         records = rng.integers(0, 256, (count, 3073), dtype=np.uint8)
         records[:, 0] %= 10
         (folder / name).write_bytes(records.tobytes())
+
+
+def stroke_images(count, size=28, seed=0):
+    """`count` uint8 digit-like images: two thick, soft strokes between random points on black.
+
+    Structured like MNIST (sparse bright strokes), so that a model trained for a few hundred steps
+    denoises them far better than the noisy input; random pixels could not be learned.
+    """
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), axis=-1).astype(np.float32)
+    ends = rng.uniform(0.2 * size, 0.8 * size, (count, 2, 2, 2)).astype(np.float32)  # image, stroke, end, (y, x)
+    start, stop = ends[:, :, 0], ends[:, :, 1]
+    direction = stop - start
+    points = grid[None, None] - start[:, :, None, None]
+    along = np.clip((points * direction[:, :, None, None]).sum(-1) / (direction**2).sum(-1)[:, :, None, None], 0, 1)
+    distance = np.linalg.norm(points - along[..., None] * direction[:, :, None, None], axis=-1)
+    intensity = np.exp(-0.5 * (distance / 1.5) ** 2).max(axis=1)
+    return np.round(255 * intensity).astype(np.uint8)
+
+
+def write_stroke_mnist(folder, train=6000, test=500, seed=0):
+    """An MNIST folder (gzipped IDX) of `stroke_images`: enough train images for the default 5,000-image
+    validation slice plus a training set."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, count, offset in (("train", train, 0), ("t10k", test, 1)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", stroke_images(count, seed=seed + offset), compress=True)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(count) % 10, compress=True)
+    return folder

@@ -27,3 +27,11 @@ class TrainingDefaults:
             jit_compile=self.uses_xla() if jit_compile == "auto" else jit_compile,
             **kwargs,
         )
+
+    # Keras restores the compile state of a loaded model only when a custom compile() comes with
+    # these two; Keras' own are right for it (the compile config holds resolved settings).
+    def get_compile_config(self):
+        return super().get_compile_config()
+
+    def compile_from_config(self, config):
+        return super().compile_from_config(config)
