@@ -81,18 +81,18 @@ def images():
 def spawn(tmp_path):
     """start(name, command, **popen_kwargs) -> Popen with output to tmp_path/<name>.log (a file, so a
     child that logs a lot never blocks on a full pipe); every child still running at the end of the
-    test is killed. `log(name)` reads a child's output."""
+    test is killed. `log(name)` reads the end of a child's output."""
     children = []
+    with contextlib.ExitStack() as logs:
 
-    def start(name, command, **kwargs):
-        log = open(tmp_path / f"{name}.log", "w")
-        children.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **kwargs), log))
-        return children[-1][0]
+        def start(name, command, **kwargs):
+            log = logs.enter_context(open(tmp_path / f"{name}.log", "w"))
+            children.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **kwargs))
+            return children[-1]
 
-    start.log = lambda name: (tmp_path / f"{name}.log").read_text()[-3000:]
-    yield start
-    for process, log in children:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        process.wait()
-        log.close()
+        start.log = lambda name: (tmp_path / f"{name}.log").read_text()[-3000:]
+        yield start
+        for process in children:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            process.wait()

@@ -9,8 +9,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from tfvae.models import VAE  # noqa: E402
 from tfvae.data.pipeline import make_dataset  # noqa: E402
+from tfvae.models import VAE  # noqa: E402
 
 
 def weights_before_and_after(strategy):
