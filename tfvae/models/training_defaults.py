@@ -28,10 +28,13 @@ class TrainingDefaults:
             **kwargs,
         )
 
-    # Keras restores the compile state of a loaded model only when a custom compile() comes with
-    # these two; Keras' own are right for it (the compile config holds resolved settings).
     def get_compile_config(self):
+        # Keras restores a loaded model's compile state only when a custom compile() comes with
+        # get_compile_config and compile_from_config; the config holds the resolved settings.
         return super().get_compile_config()
 
     def compile_from_config(self, config):
-        return super().compile_from_config(config)
+        """What Keras' own does, which refuses models with a custom compile()."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
