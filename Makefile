@@ -45,7 +45,7 @@ demo: $(VENV)/.installed
 
 # Unit tests and every tutorial, in fast mode (tutorials/conftest.py shrinks their parameters).
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n 2 -q --nbmake --nbmake-timeout=600 tests tutorials
+	$(BIN)/python -m pytest -n 2 --dist loadscope -q --nbmake --nbmake-timeout=600 tests tutorials
 
 # Rerun every tutorial with its full default parameters and save the outputs in place.
 tutorials: $(VENV)/.installed-dev

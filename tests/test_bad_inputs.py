@@ -15,10 +15,12 @@ import pytest
 import tensorflow as tf
 from fakes import write_mnist_folder, write_png
 
-from tfvae import cli, data, export, training
+from tfvae import cli, data
+from tfvae.data.pipeline import make_dataset
+from tfvae.data.readers import CorruptFileError
 from tfvae.models import VAE
-from tfvae.pipeline import make_dataset
-from tfvae.readers import CorruptFileError
+from tfvae.serving import saved_model
+from tfvae.training import TrainConfig
 
 GOOD = np.random.default_rng(0).uniform(0, 1, (8, 16, 16, 1)).astype(np.float32)
 PIXELS = np.zeros((8, 8, 1), np.uint8)
@@ -133,22 +135,18 @@ BAD_INPUTS = {
     "Inf pixels into the model": case(
         lambda *_: tiny_vae()(tf.fill((1, 16, 16, 1), np.inf)), tf.errors.InvalidArgumentError, "NaN or Inf"
     ),
-    "time budget <= 0": case(lambda *_: training.TrainConfig(time_budget=0), ValueError, "time_budget=0"),
-    "NaN learning rate": case(
-        lambda *_: training.TrainConfig(learning_rate=float("nan")), ValueError, "learning_rate=nan"
-    ),
+    "time budget <= 0": case(lambda *_: TrainConfig(time_budget=0), ValueError, "time_budget=0"),
+    "NaN learning rate": case(lambda *_: TrainConfig(learning_rate=float("nan")), ValueError, "learning_rate=nan"),
     "unknown learning-rate schedule": case(
-        lambda *_: training.TrainConfig(lr_schedule="step"), ValueError, "lr_schedule='step'"
+        lambda *_: TrainConfig(lr_schedule="step"), ValueError, "lr_schedule='step'"
     ),
-    "unknown dtype policy": case(
-        lambda *_: training.TrainConfig(dtype_policy="float16"), ValueError, "dtype_policy='float16'"
-    ),
+    "unknown dtype policy": case(lambda *_: TrainConfig(dtype_policy="float16"), ValueError, "dtype_policy='float16'"),
     "bfloat16 PCA": case(
-        lambda *_: training.TrainConfig(model="pca", dtype_policy="mixed_bfloat16"), ValueError, "float32 for pca"
+        lambda *_: TrainConfig(model="pca", dtype_policy="mixed_bfloat16"), ValueError, "float32 for pca"
     ),
-    "EMA momentum of 1": case(lambda *_: training.TrainConfig(ema=1.0), ValueError, "ema=1.0"),
+    "EMA momentum of 1": case(lambda *_: TrainConfig(ema=1.0), ValueError, "ema=1.0"),
     "quarter-turn ensemble of non-square images": case(
-        lambda _, tmp: export.export_model(
+        lambda _, tmp: saved_model.export_model(
             VAE((8, 16, 1), width=4, latent_dim=2), tmp / "sm", "vae", 1, ensemble="dihedral"
         ),
         ValueError,
@@ -195,7 +193,7 @@ BAD_INPUTS = {
     "train with --strategy tpu and no TPU": case(
         lambda _, tmp: cli_fails("train", "--strategy", "tpu", "--out", tmp / "run"), SystemExit, "no TPU found"
     ),
-    "unknown strategy": case(lambda *_: training.TrainConfig(strategy="horovod"), ValueError, "strategy='horovod'"),
+    "unknown strategy": case(lambda *_: TrainConfig(strategy="horovod"), ValueError, "strategy='horovod'"),
     "train on a nearly full disk": case(
         lambda _, tmp: cli_fails("train", "--out", tmp / "run"), SystemExit, "5 MiB free"
     ),
@@ -221,7 +219,7 @@ def snapshot(folder):
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory):
     """The serving_default endpoint of an exported tiny VAE, called on a NumPy array."""
-    saved = export.export_model(tiny_vae(), tmp_path_factory.mktemp("export"), "vae", 1)
+    saved = saved_model.export_model(tiny_vae(), tmp_path_factory.mktemp("export"), "vae", 1)
     signature = tf.saved_model.load(str(saved)).signatures["serving_default"]
     return lambda images: signature(images=tf.constant(images))
 

@@ -1,8 +1,8 @@
 import keras
 import numpy as np
 
-from tfvae.checkpoints import EpochCheckpoint, latest_checkpoint, restore
 from tfvae.models import VAE
+from tfvae.training.checkpoints import EpochCheckpoint, latest_checkpoint, restore
 
 
 def compiled_vae(train_steps=0):

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvae import cli, ensemble, export
+from tfvae import cli
 from tfvae.models import VAE
+from tfvae.serving import ensemble, saved_model
 
 IMAGES = np.random.default_rng(0).uniform(0, 1, (3, 8, 8, 1)).astype(np.float32)
 
@@ -59,4 +60,4 @@ def test_exported_self_ensemble_serves_the_mean_and_records_it(tmp_path):
     assert np.abs(served - model(images)).max() > 1e-4  # really averaged, not the single pass
     z = loaded.signatures["encode"](images=tf.constant(images))["z_mean"]
     np.testing.assert_allclose(z, model.encode(images)[0], atol=1e-5)  # encode / decode are unchanged
-    assert '"self_ensemble": "dihedral"' in (tmp_path / "vae" / "1" / export.METADATA_FILE).read_text()
+    assert '"self_ensemble": "dihedral"' in (tmp_path / "vae" / "1" / saved_model.METADATA_FILE).read_text()

@@ -1,12 +1,17 @@
 import json
+import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvae import baselines, cli, evaluation, export, report, training
-from tfvae.metrics import psnr, ssim
-from tfvae.models import Autoencoder
+from tfvae import cli
+from tfvae.evaluation import baselines, evaluate, scoring
+from tfvae.evaluation.metrics import psnr, ssim
+from tfvae.models import Autoencoder, load_model
+from tfvae.serving import saved_model
 
 RNG = np.random.default_rng(0)
 CLEAN = RNG.uniform(0.2, 0.8, (6, 16, 16, 3)).astype(np.float32)
@@ -23,7 +28,7 @@ def test_psnr_closed_form_and_agreement_with_tf_image():
 
 def test_scores_average_per_image_not_per_pixel():
     errors = np.stack([CLEAN[0] + 0.1, CLEAN[1] + 0.01]).astype(np.float32)
-    assert evaluation.scores(CLEAN[:2], errors)["psnr"] == pytest.approx((20.0 + 40.0) / 2, rel=1e-4)
+    assert scoring.scores(CLEAN[:2], errors)["psnr"] == pytest.approx((20.0 + 40.0) / 2, rel=1e-4)
 
 
 def test_gaussian_blur_keeps_constant_images_and_smooths_noise():
@@ -40,38 +45,58 @@ def test_comparison_is_identical_across_calls():
         "noisy input": lambda noisy, spec: noisy,
         "blur": lambda noisy, spec: baselines.gaussian_blur(noisy, 1.0),
     }
-    first = evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=3)
-    assert first == evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=3)
-    assert first != evaluation.compare(methods, CLEAN, evaluation.NOISE_GRID, seed=4)
-    assert set(first["blur"]) == set(evaluation.NOISE_GRID)
+    first = scoring.compare(methods, CLEAN, scoring.NOISE_GRID, seed=3)
+    assert first == scoring.compare(methods, CLEAN, scoring.NOISE_GRID, seed=3)
+    assert first != scoring.compare(methods, CLEAN, scoring.NOISE_GRID, seed=4)
+    assert set(first["blur"]) == set(scoring.NOISE_GRID)
 
 
-@pytest.mark.real_data
-def test_saved_model_scores_equal_the_run_it_came_from(real_data, tmp_path):
-    config = training.TrainConfig(
-        dataset="mnist", train_size=256, validation_size=64, batch_size=32, width=8, epochs=1, out=str(tmp_path / "run")
-    )
-    run = training.train(config)
-    served = export.export_model(export.load_model(run), tmp_path / "served", "vae", 1)
-    kwargs = {
-        "dataset": "mnist",
-        "specs": ("gaussian:0.3", "salt_pepper:0.1"),
-        "limit": 64,
-        "samples": 4,
-        "density_samples": 10,
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def evaluations(tiny_vae_run, fake_data_root, tmp_path_factory):
+    """`tfvae evaluate` of the tiny run and of its SavedModel, on the generated MNIST."""
+    root = tmp_path_factory.mktemp("evaluations")
+    served = saved_model.export_model(load_model(tiny_vae_run), root / "served", "vae", 1)
+    kwargs = {"dataset": "mnist", "specs": SPECS, "limit": 64, "samples": 4, "density_samples": 10}
+    kwargs["data_dir"] = str(fake_data_root)
+    return {
+        "run": (evaluate.evaluate(tiny_vae_run, out=root / "run", **kwargs), root / "run"),
+        "saved": (evaluate.evaluate(served, out=root / "saved", **kwargs), root / "saved"),
     }
-    from_run = report.evaluate(run, out=tmp_path / "eval_run", **kwargs)
-    from_saved = report.evaluate(served, out=tmp_path / "eval_saved", **kwargs)
-    for spec in kwargs["specs"]:
-        for metric in ("psnr", "ssim"):
-            assert from_saved["denoising"]["model"][spec][metric] == pytest.approx(
-                from_run["denoising"]["model"][spec][metric], abs=1e-4
-            )
-    assert from_saved["denoising"]["PCA"] == from_run["denoising"]["PCA"]
-    assert "density" in from_run and "density" not in from_saved  # density needs the Keras model
-    assert "(standard error) nats" in (tmp_path / "eval_run" / "evaluation.md").read_text()
-    assert from_saved["uncertainty"]["mean_pixel_std"] > 0 and from_saved["uncertainty"]["samples"] == 4
-    for name in (
+
+
+SPECS = ("gaussian:0.3", "salt_pepper:0.1")
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("metric", ["psnr", "ssim"])
+def test_a_saved_model_scores_what_its_run_scores(evaluations, spec, metric):
+    run_scores, saved_scores = (evaluations[kind][0]["denoising"]["model"][spec][metric] for kind in ("run", "saved"))
+    assert saved_scores == pytest.approx(run_scores, abs=1e-4)
+
+
+def test_the_baselines_are_the_same_for_a_run_and_its_saved_model(evaluations):
+    assert evaluations["saved"][0]["denoising"]["PCA"] == evaluations["run"][0]["denoising"]["PCA"]
+
+
+def test_density_is_scored_for_a_keras_vae_only(evaluations):
+    assert ("density" in evaluations["run"][0], "density" in evaluations["saved"][0]) == (True, False)
+
+
+def test_the_report_gives_the_nll_with_its_standard_error(evaluations):
+    assert "(standard error) nats" in (evaluations["run"][1] / "evaluation.md").read_text()
+
+
+def test_uncertainty_is_the_spread_of_the_requested_posterior_samples(evaluations):
+    uncertainty = evaluations["saved"][0]["uncertainty"]
+    assert uncertainty["mean_pixel_std"] > 0 and uncertainty["samples"] == 4
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
         "evaluation.json",
         "evaluation.md",
         "psnr_vs_sigma.png",
@@ -80,13 +105,17 @@ def test_saved_model_scores_equal_the_run_it_came_from(real_data, tmp_path):
         "interpolation.png",
         "samples.png",
         "uncertainty.png",
-    ):
-        assert (tmp_path / "eval_saved" / name).exists(), name
-    assert json.loads((tmp_path / "eval_run" / "evaluation.json").read_text())["images"] == 64
+    ],
+)
+def test_evaluating_a_saved_model_writes_every_figure(evaluations, name):
+    assert (evaluations["saved"][1] / name).exists()
 
 
-@pytest.mark.real_data
-def test_evaluate_command_refuses_to_overwrite_a_report(real_data, tmp_path, capsys):
+def test_limit_scores_that_many_images(evaluations):
+    assert json.loads((evaluations["run"][1] / "evaluation.json").read_text())["images"] == 64
+
+
+def test_evaluate_command_refuses_to_overwrite_a_report(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "evaluation.json").write_text("{}")
     assert cli.main(["evaluate", str(tmp_path), "--dataset", "mnist", "--out", str(tmp_path / "out")]) == 1
@@ -94,137 +123,94 @@ def test_evaluate_command_refuses_to_overwrite_a_report(real_data, tmp_path, cap
     assert (tmp_path / "out" / "evaluation.json").read_text() == "{}"
 
 
-@pytest.mark.real_data
-def test_bench_fast_mode_runs_end_to_end(real_data, tmp_path):
-    import subprocess
-    import sys
+def run_script(spawn, name, *argv):
+    """Run a benchmark script from the repository root; its exit code (output in spawn.log(name))."""
+    return spawn(name, [sys.executable, *argv], cwd=str(REPO)).wait(timeout=900)
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/quality.py",
-            "--fast",
-            "--datasets",
-            "mnist",
-            "--out",
-            str(tmp_path / "runs"),
-            "--table",
-            str(tmp_path / "quality.md"),
-            "--figures",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=str(report.Path(__file__).resolve().parents[1]),
+
+def test_bench_fast_mode_runs_end_to_end(fake_data, tmp_path, spawn):
+    args = ["--fast", "--datasets", "mnist", "--out", str(tmp_path / "runs"), "--table", str(tmp_path / "quality.md")]
+    assert run_script(spawn, "bench", "benchmarks/quality.py", *args, "--figures", str(tmp_path)) == 0, spawn.log(
+        "bench"
     )
-    assert result.returncode == 0, result.stderr[-2000:]
     table = (tmp_path / "quality.md").read_text()
-    for row in ("noisy input", "Gaussian blur", "PCA", "DAE conv", "seed MLP VAE", "conv-spatial VAE"):
+    for row in ("noisy input", "Gaussian blur", "PCA", "DAE conv", "the write-up's MLP VAE", "conv-spatial VAE"):
         assert row in table
     assert (tmp_path / "mnist_psnr_vs_sigma.png").exists()
 
 
-@pytest.mark.real_data
-def test_equal_budget_benchmark_fast_mode_runs_end_to_end(real_data, tmp_path):
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/equal_budget.py",
-            "--fast",
-            "--seconds",
-            "5",
-            "--datasets",
-            "mnist",
-            "--out",
-            str(tmp_path / "runs"),
-            "--table",
-            str(tmp_path / "equal.md"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=str(report.Path(__file__).resolve().parents[1]),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_equal_budget_benchmark_fast_mode_runs_end_to_end(fake_data, tmp_path, spawn):
+    args = ["--fast", "--seconds", "5", "--datasets", "mnist", "--out", str(tmp_path / "runs")]
+    assert run_script(spawn, "equal", "benchmarks/equal_budget.py", *args, "--table", str(tmp_path / "equal.md")) == 0
     table = (tmp_path / "equal.md").read_text()
-    for row in ("noisy input", "conv-spatial VAE (latent H/2 x W/2 x 8)", "DnCNN-10", "mixed_bfloat16 layers"):
+    for row in ("noisy input", "conv-spatial VAE (latent H/2 x W/2 x 8)", "DnCNN-10", "dtype policy auto"):
         assert row in table
     assert "x 12" not in table  # the CIFAR-10 VAE only runs on CIFAR-10
 
 
-@pytest.mark.real_data
-def test_posterior_average_benchmark_scores_both_denoisers_and_refuses_a_non_vae(real_data, tmp_path):
-    import subprocess
-    import sys
-
-    repo = report.Path(__file__).resolve().parents[1]
-    command = [
-        sys.executable,
-        "benchmarks/posterior_average.py",
-        "--dataset",
-        "mnist",
-        "--limit",
-        "16",
-        "--samples",
-        "2",
-    ]
-    result = subprocess.run([*command, "saved_models/mnist_vae/4"], capture_output=True, text=True, cwd=str(repo))
-    assert result.returncode == 0, result.stderr[-2000:]
-    rows = [
-        line
-        for line in result.stdout.splitlines()
-        if line.startswith("| decode(z_mean)") or line.startswith("| mean of 2")
-    ]
+def test_posterior_average_benchmark_scores_both_denoisers(tiny_vae_run, fake_data, tmp_path, spawn):
+    served = saved_model.export_model(load_model(tiny_vae_run), tmp_path, "vae", 1)
+    args = ["benchmarks/posterior_average.py", str(served), "--dataset", "mnist", "--limit", "16", "--samples", "2"]
+    assert run_script(spawn, "average", *args) == 0, spawn.log("average")
+    rows = [line for line in spawn.log("average").splitlines() if line.startswith(("| decode(z_mean)", "| mean of 2"))]
     psnrs = [[float(cell.split(" / ")[0]) for cell in row.strip("|").split("|")[1:]] for row in rows]
-    assert len(psnrs) == 2 and all(len(row) == 4 for row in psnrs)
-    assert all(20 < value < 40 for row in psnrs for value in row) and psnrs[0] != psnrs[1]
-    autoencoder = export.export_model(Autoencoder((28, 28, 1), arch="conv", width=4, latent_dim=4), tmp_path, "ae", 1)
-    result = subprocess.run([*command, str(autoencoder)], capture_output=True, text=True, cwd=str(repo))
-    assert result.returncode == 2 and "expected a VAE SavedModel" in result.stderr
+    assert len(psnrs) == 2 and all(len(row) == 4 for row in psnrs) and psnrs[0] != psnrs[1]
 
 
-@pytest.mark.real_data
-def test_pretrain_script_chains_its_stages_and_reuses_finished_ones(real_data, tmp_path):
+def test_posterior_average_benchmark_refuses_a_model_without_a_posterior(tmp_path, spawn):
+    autoencoder = saved_model.export_model(Autoencoder((28, 28, 1), width=4, latent_dim=4), tmp_path, "ae", 1)
+    args = ["benchmarks/posterior_average.py", str(autoencoder), "--dataset", "mnist"]
+    assert run_script(spawn, "ae", *args) == 2 and "expected a VAE SavedModel" in spawn.log("ae")
+
+
+@pytest.fixture(scope="module")
+def pretrained_fast(fake_data_root, tmp_path_factory):
+    """benchmarks/pretrain.py mnist --fast on the generated MNIST: (its command, its stages' run folders)."""
     import subprocess
-    import sys
 
-    command = [
-        sys.executable,
-        "benchmarks/pretrain.py",
-        "mnist",
-        "--version",
-        "8",
-        "--fast",
-        "--runs",
-        str(tmp_path / "runs"),
-        "--to",
-        str(tmp_path / "saved"),
-    ]
-    repo = str(report.Path(__file__).resolve().parents[1])
-    result = subprocess.run(command, capture_output=True, text=True, cwd=repo)
-    assert result.returncode == 0, result.stderr[-2000:]
-    stages = [tmp_path / "runs" / name for name in ("mnist", "mnist-2", "mnist-3", "mnist-4", "mnist-5", "mnist-6")]
-    configs = [json.loads((stage / "config.json").read_text()) for stage in stages]
-    assert [config["init_from"] for config in configs] == [None, *map(str, stages[:-1])]
-    assert [config["dtype_policy"] for config in configs] == ["float32", *["mixed_bfloat16"] * 5]
-    assert [config["sigma_x"] for config in configs] == [
-        0.01,
-        0.01,
-        0.005,
-        0.005,
-        0.005,
-        0.005,
-    ]  # a stage's later flags win
-    assert [config["learning_rate"] for config in configs] == [1e-3, 5e-4, 2.5e-4, 5e-4, 1e-4, 1e-4]
-    assert [config["depth"] for config in configs] == [None, None, None, 1, 1, 1]  # stage 4 grows a residual block
-    assert (tmp_path / "saved" / "mnist_vae" / "8" / "saved_model.pb").exists()
+    root = tmp_path_factory.mktemp("pretrain")
+    command = [sys.executable, "benchmarks/pretrain.py", "mnist", "--version", "8", "--fast"]
+    command += ["--runs", str(root / "runs"), "--to", str(root / "saved")]
+    env = {**os.environ, "TFVAE_DATA_DIR": str(fake_data_root)}
+    result = subprocess.run(
+        command, cwd=str(REPO), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    stages = [root / "runs" / name for name in ("mnist", "mnist-2", "mnist-3", "mnist-4", "mnist-5", "mnist-6")]
+    return command, env, root, stages
+
+
+def stage_configs(stages):
+    return [json.loads((stage / "config.json").read_text()) for stage in stages]
+
+
+def test_each_pretraining_stage_starts_from_the_one_before(pretrained_fast):
+    _, _, _, stages = pretrained_fast
+    assert [config["init_from"] for config in stage_configs(stages)] == [None, *map(str, stages[:-1])]
+
+
+def test_the_pretraining_stages_follow_the_recipe(pretrained_fast):
+    _, _, _, stages = pretrained_fast
+    settings = [(c["learning_rate"], c["sigma_x"], c["residual_blocks"]) for c in stage_configs(stages)]
+    assert (
+        settings
+        == [(1e-3, 0.01, None), (5e-4, 0.01, None), (2.5e-4, 0.005, None)] + [(5e-4, 0.005, 1)] + [(1e-4, 0.005, 1)] * 2
+    )
+
+
+def test_pretraining_exports_and_scores_the_last_stage(pretrained_fast):
+    _, _, root, stages = pretrained_fast
+    assert (root / "saved" / "mnist_vae" / "8" / "saved_model.pb").exists()
     assert "gaussian:0.5" in (stages[-1] / "evaluation" / "evaluation.md").read_text()
-    # A rerun reuses the finished stages; the existing SavedModel version is only replaced with --force.
-    trained = [(run / "model.keras").stat().st_mtime_ns for run in stages]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=repo)
-    assert result.returncode == 1 and "--force" in result.stderr
-    result = subprocess.run([*command, "--force"], capture_output=True, text=True, cwd=repo)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert [(run / "model.keras").stat().st_mtime_ns for run in stages] == trained
+
+
+def test_a_pretraining_rerun_reuses_its_stages_and_replaces_a_version_only_with_force(pretrained_fast):
+    import subprocess
+
+    command, env, _, stages = pretrained_fast
+    trained = [(stage / "model.keras").stat().st_mtime_ns for stage in stages]
+    quiet = {"cwd": str(REPO), "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+    refused = subprocess.run(command, **quiet)
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    assert subprocess.run([*command, "--force"], **quiet).returncode == 0
+    assert [(stage / "model.keras").stat().st_mtime_ns for stage in stages] == trained

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from fakes import write_png
 
-from tfvae import cli, export, files
+from tfvae import cli
 from tfvae.models import VAE, fit_pca
+from tfvae.serving import files, saved_model
 
 
 def halve(batch):
@@ -32,7 +33,7 @@ def test_channels_are_matched_or_refused():
 
 def test_denoise_command_writes_same_names_and_never_overwrites(tmp_path, capsys):
     model = fit_pca(np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype(np.float32), 6)
-    served = export.export_model(model, tmp_path / "served", "pca", 1)
+    served = saved_model.export_model(model, tmp_path / "served", "pca", 1)
     inputs = tmp_path / "in"
     write_png(inputs / "a.png", np.random.default_rng(2).integers(0, 256, (20, 30, 3), dtype=np.uint8))
     write_png(inputs / "b.png", np.random.default_rng(3).integers(0, 256, (16, 16, 1), dtype=np.uint8))
@@ -65,4 +66,4 @@ def test_sample_command_draws_a_grid_for_vaes_only(tmp_path, capsys):
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     fit_pca(np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype(np.float32), 6).save(tmp_path / "pca.keras")
     assert cli.main(["sample", str(tmp_path / "pca.keras"), "--out", str(tmp_path / "p.png")]) == 1
-    assert "Expected a VAE" in capsys.readouterr().err
+    assert "Expected a model that samples (a VAE)" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tfvae.images import check_images
+from tfvae.data.images import check_images
 
 GOOD = np.full((2, 8, 8, 1), 0.5, np.float32)
 

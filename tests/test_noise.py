@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvae import noise
+from tfvae.data import noise
 
 GREY = np.full((256, 16, 16, 3), 0.5, np.float32)
 

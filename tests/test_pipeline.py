@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tfvae.pipeline import make_dataset
+from tfvae.data.pipeline import make_dataset
 
 
 def epochs(dataset, count=2, steps=None):

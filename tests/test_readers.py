@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from fakes import write_idx, write_png
 
-from tfvae import readers
+from tfvae.data import readers
 
 
 @pytest.mark.parametrize("compress", [False, True])

@@ -164,7 +164,7 @@ def tune(args):
 
 
 def run_bench(args):
-    bench.run(args.datasets, args.out, fast=args.fast, table=args.table, figures=args.figures)
+    bench.run(args.datasets, args.out, fast=args.fast, table=args.table, figure_dir=args.figures)
 
 
 def add_dataclass_flags(parser, config_class):

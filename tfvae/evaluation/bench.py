@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from tfvae.data import sources
-from tfvae.evaluation import baselines
+from tfvae.evaluation import baselines, figures
 from tfvae.evaluation.scoring import HEADLINE_SIGMAS, HEADLINE_SPECS, baseline_methods, compare, predict_in_batches
 from tfvae.models.saving import FINAL_MODEL, load_model
 from tfvae.training import recipes
@@ -81,7 +81,7 @@ def markdown(dataset, results, seconds):
     return "\n".join(lines) + "\n"
 
 
-def run(datasets, out, fast=False, table=None, figures=None):
+def run(datasets, out, fast=False, table=None, figure_dir=None):
     """Train, score, print and write everything; returns the Markdown report."""
     report = (
         "PSNR dB / SSIM on the validation slice (5,000 train images never trained on), blind models, "
@@ -92,8 +92,8 @@ def run(datasets, out, fast=False, table=None, figures=None):
         section = markdown(dataset, results, seconds)
         print(section, flush=True)
         report += section + "\n"
-        if figures:
-            Path(figures).mkdir(parents=True, exist_ok=True)
+        if figure_dir:
+            Path(figure_dir).mkdir(parents=True, exist_ok=True)
             curves = {
                 name: (HEADLINE_SIGMAS, [by_spec[s]["psnr"] for s in HEADLINE_SPECS])
                 for name, by_spec in results.items()
@@ -101,7 +101,7 @@ def run(datasets, out, fast=False, table=None, figures=None):
             figure = figures.curves(
                 curves, "Gaussian noise sigma", "PSNR (dB)", f"{dataset}: blind denoisers on the validation slice"
             )
-            figures.save(figure, Path(figures) / f"{dataset}_psnr_vs_sigma.png")
+            figures.save(figure, Path(figure_dir) / f"{dataset}_psnr_vs_sigma.png")
     if table:
         Path(table).parent.mkdir(parents=True, exist_ok=True)
         Path(table).write_text(report)

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfvae.layers import Sampling
+from tfvae.models import Sampling
 
 MEAN = np.full((4000, 3), 2.0, np.float32)
 LOG_VAR = np.full((4000, 3), np.log(0.25), np.float32)  # std 0.5
