@@ -1,4 +1,5 @@
 # make demo: set up .venv and run the main job.  make test: set up dev tools and run every test.
+# make lint: ruff (format and lint, configured in pyproject.toml).  make notebooks: JupyterLab on the tutorials.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ DEMO_SECONDS ?= 150
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 DEMO_RUN := $(DEMO_OUT)/run-$(STAMP)
 
-.PHONY: demo test tutorials install clean
+.PHONY: demo test lint notebooks tutorials install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,20 @@ demo: $(VENV)/.installed
 # Unit tests and every tutorial, in fast mode (tutorials/conftest.py shrinks their parameters).
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 --dist loadscope -q --nbmake --nbmake-timeout=600 tests tutorials
+
+# The formatter and linter CI runs next to the tests (.ci/run); `ruff format .` applies the format.
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+$(VENV)/.installed-tutorials: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[$(TF_EXTRA),tutorials]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3
+	touch $@
+
+# Open the tutorials in JupyterLab, full size (their `parameters` cell reads TFVAE_* variables; tutorials/conftest.py has the fast ones).
+notebooks: $(VENV)/.installed-tutorials
+	$(BIN)/jupyter lab tutorials/
 
 # Rerun every tutorial with its full default parameters and save the outputs in place.
 tutorials: $(VENV)/.installed-dev

@@ -59,7 +59,7 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     )
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("tfvae: error")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert len(lines) == 1 and "gaussian:-1" in lines[0] and "Traceback" not in result.stderr
 
 
 def test_help_lists_the_commands(capsys):

@@ -72,12 +72,13 @@ def data_info(args):
 
 
 def noise_preview(args):
+    families = [noise.parse_noise(spec) for spec in args.noise or DEFAULT_PREVIEW_SPECS]  # bad specs fail first
     out = _output_file(args.out, args.force)
     clean = _load(args, "validation").images
     clean = clean[np.random.default_rng(args.seed).choice(len(clean), args.count, replace=False)]
     rows = {"clean": clean}
-    for spec in args.noise or DEFAULT_PREVIEW_SPECS:
-        rows[noise.parse_noise(spec).spec] = noise.add_noise(clean, spec, seed=args.seed)
+    for family in families:
+        rows[family.spec] = noise.add_noise(clean, family, seed=args.seed)
     figures.save(figures.image_grid(rows, title=f"{args.source}: clean vs noisy (seed {args.seed})"), out)
     print(f"wrote {out}")
 

@@ -53,7 +53,7 @@ def make_dataset(images, noise, batch_size, seed, training, device="auto", binar
 
     Args:
         images: clean float32 images in [0, 1], shape (N, H, W, C).
-        noise: a noise spec string or object (see `tfvae.noise`).
+        noise: a noise spec string or object (see `tfvae.data.noise`).
         batch_size: images per batch; training drops the last partial batch of each pass.
         seed: fixes the shuffling order and the noise.
         training: an endless stream (give `fit` a `steps_per_epoch`), reshuffled every pass with

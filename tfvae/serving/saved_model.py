@@ -2,7 +2,7 @@
 
 Endpoints (any batch size, no Python objects needed to load):
     serving_default  images (N, H, W, C) float32 in [0, 1] -> {"denoised"} (optionally the mean over
-                     flipped / rotated copies: `self_ensemble`, see tfvae.ensemble)
+                     flipped / rotated copies: `self_ensemble`, see tfvae.serving.ensemble)
     encode           images -> {"z_mean", "z_log_var"} (VAE) or {"z"} (autoencoder, PCA)
     decode           z -> {"images"}
 The version folder is written under a temporary name and renamed, so a server never sees half
@@ -41,7 +41,7 @@ def checked(tensor, name, shape):
 
 def build_archive(model, ensemble="none"):
     """A keras.export.ExportArchive with the three named endpoints; serving_default averages the
-    copies of the `ensemble` (tfvae.ensemble.TRANSFORMS, checked by `export_model`)."""
+    copies of the `ensemble` (tfvae.serving.ensemble.TRANSFORMS, checked by `export_model`)."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     images = tf.TensorSpec(None, tf.float32, name="images")

@@ -5,7 +5,7 @@
 A run folder holds config.json, model.keras, history.csv, metrics.json (validation scores per
 Gaussian sigma next to the noisy input), denoised.png, and logs/ for TensorBoard. Rerunning the
 same config into an unfinished run folder resumes it exactly where its last finished epoch ended
-(weights, optimizer state and the position in the seeded data stream; see `tfvae.checkpoints`).
+(weights, optimizer state and the position in the seeded data stream; see `tfvae.training.checkpoints`).
 """
 
 import dataclasses
