@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import write_stroke_mnist
+from fakes import TINY, write_stroke_mnist
 
 REPO = Path(__file__).resolve().parents[1]
-# A tiny training run on the generated MNIST: the flags every training test starts from.
-TINY = ["--dataset", "mnist", "--train-size", "256", "--validation-size", "64", "--batch-size", "32", "--width", "8"]
 
 
 def real_data_dir():

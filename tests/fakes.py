@@ -1,9 +1,13 @@
-"""Writers of tiny data files in the formats users have (IDX, CIFAR batches, image folders)."""
+"""Writers of tiny data files in the formats users have (IDX, CIFAR batches, image folders), and the
+generated digits most training tests learn from."""
 
 import gzip
 
 import numpy as np
 import tensorflow as tf
+
+# A tiny training run on the generated MNIST (`write_stroke_mnist`): the flags training tests start from.
+TINY = ["--dataset", "mnist", "--train-size", "256", "--validation-size", "64", "--batch-size", "32", "--width", "8"]
 
 
 def write_idx(path, array, compress=False):

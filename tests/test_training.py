@@ -10,8 +10,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from conftest import TINY
-from fakes import write_mnist_folder
+from fakes import TINY, write_mnist_folder
 
 from tfvae import cli, data
 from tfvae.evaluation.scoring import denoising_scores

@@ -7,7 +7,7 @@ import sys
 import keras_tuner as kt
 import numpy as np
 import pytest
-from conftest import TINY
+from fakes import TINY
 
 from tfvae import cli
 from tfvae.models import load_model

@@ -8,7 +8,7 @@ per image, then averaged.
 
 import numpy as np
 
-from tfvae.data.noise import add_noise, parse_noise
+from tfvae.data.noise import Noise, add_noise, parse_noise
 from tfvae.evaluation import baselines
 from tfvae.evaluation.metrics import psnr, ssim
 from tfvae.models.pca import best_component_count, pca_model, principal_components
@@ -47,7 +47,8 @@ def denoising_scores(denoise, clean, specs=HEADLINE_SPECS, seed=0, batch_size=25
 def gaussian_sigma(spec):
     """The sigma of a fixed-level Gaussian spec, else None."""
     noise = parse_noise(spec)
-    return noise.low if getattr(noise, "family", None) == "gaussian" and noise.low == noise.high else None
+    fixed_gaussian = isinstance(noise, Noise) and noise.family == "gaussian" and noise.low == noise.high
+    return noise.low if fixed_gaussian else None
 
 
 def baseline_methods(train_images, validation_images, specs, seed):

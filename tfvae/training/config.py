@@ -65,10 +65,12 @@ class TrainConfig:
         "auto: bfloat16 where the hardware computes it natively (AVX512-BF16 / AMX CPUs, GPUs from compute 8.0)",
     )
     batch_size: int = _field(128, "images per step (the global batch under a --strategy)")
-    epochs: int = _field(10, "epochs of steps_per_epoch steps (default: one pass over the training images)")
+    epochs: int = _field(10, "epochs of --steps-per-epoch steps (unset: an epoch is one pass over the training images)")
     steps_per_epoch: int | None = _field(None, "cap steps per epoch")
     time_budget: float | None = _field(None, "wall-clock seconds of training")
-    steps_per_execution: int = _field(8, "train steps per tf.function call (1 under a --strategy: keras#20585)")
+    steps_per_execution: int = _field(
+        8, "train steps per tf.function call (1 under a --strategy: Keras 3.15's fit fails with more)"
+    )
     xla: str = _field(
         "auto", "auto | on | off: XLA jit_compile (auto: the model's choice, on for mlp, off for convolutions)"
     )

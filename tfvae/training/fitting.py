@@ -40,7 +40,8 @@ def build_model(config, image_shape, steps_per_epoch):
     )
     model.compile(
         optimizer=config.optimizer(steps_per_epoch),
-        # Keras 3.15's fit fails with steps_per_execution > 1 under MirroredStrategy (placeholder error).
+        # Keras 3.15's fit fails with steps_per_execution > 1 under MirroredStrategy (a placeholder
+        # error; we found no upstream report): retry more on a Keras upgrade.
         steps_per_execution=config.steps_per_execution if config.strategy == "default" else 1,
         jit_compile=XLA_CHOICES[config.xla],
     )
