@@ -6,8 +6,10 @@ import gzip
 import numpy as np
 import tensorflow as tf
 
-# A tiny training run on the generated MNIST (`write_stroke_mnist`): the flags training tests start from.
-TINY = ["--dataset", "mnist", "--train-size", "256", "--validation-size", "64", "--batch-size", "32", "--width", "8"]
+# A tiny training run on the generated MNIST (`write_stroke_mnist`), where training tests start from:
+# as TrainConfig fields and as `tfvae train` flags.
+TINY_FIELDS = {"dataset": "mnist", "train_size": 256, "validation_size": 64, "batch_size": 32, "width": 8}
+TINY = [part for name, value in TINY_FIELDS.items() for part in (f"--{name.replace('_', '-')}", str(value))]
 
 
 def write_idx(path, array, compress=False):

@@ -10,7 +10,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from fakes import TINY, write_mnist_folder
+from fakes import TINY, TINY_FIELDS, write_mnist_folder
 
 from tfvae import cli, data
 from tfvae.evaluation.scoring import denoising_scores
@@ -171,11 +171,7 @@ def test_same_seed_gives_identical_weights_and_metrics_with_op_determinism(fake_
 
 def test_diverging_run_stops_with_a_message_and_writes_no_model(fake_data, tmp_path):
     config = TrainConfig(
-        dataset="mnist",
-        train_size=256,
-        validation_size=64,
-        batch_size=32,
-        width=8,
+        **TINY_FIELDS,
         epochs=3,
         steps_per_epoch=4,
         learning_rate=1e12,
@@ -355,11 +351,7 @@ class WeightRecorder(keras.callbacks.Callback):
 def test_ema_weights_are_the_moving_average_of_the_trained_weights(fake_data):
     momentum = 0.6
     config = TrainConfig(
-        dataset="mnist",
-        train_size=256,
-        validation_size=64,
-        batch_size=32,
-        width=8,
+        **TINY_FIELDS,
         epochs=1,
         steps_per_epoch=5,
         steps_per_execution=1,
@@ -395,11 +387,7 @@ def test_a_fine_tune_scores_its_own_sigma_x(tiny_vae_run, fake_data, tmp_path):
 
 def test_init_from_another_architecture_is_refused(tiny_vae_run, fake_data, tmp_path):
     other = TrainConfig(
-        dataset="mnist",
-        train_size=256,
-        validation_size=64,
-        batch_size=32,
-        width=4,
+        **{**TINY_FIELDS, "width": 4},
         epochs=1,
         init_from=str(tiny_vae_run),
         out=str(tmp_path / "third"),
@@ -420,11 +408,7 @@ def test_init_from_grows_a_conv_spatial_run_by_residual_blocks_that_start_as_the
     validation = data.load("mnist", "validation", validation_size=64).images
     np.testing.assert_allclose(deep.predict_on_batch(validation), shallow.predict_on_batch(validation), atol=1e-5)
     back = TrainConfig(
-        dataset="mnist",
-        train_size=256,
-        validation_size=64,
-        batch_size=32,
-        width=8,
+        **TINY_FIELDS,
         epochs=1,
         residual_blocks=1,
         init_from=str(tmp_path / "deep"),

@@ -7,7 +7,7 @@ import sys
 import keras_tuner as kt
 import numpy as np
 import pytest
-from fakes import TINY
+from fakes import TINY, TINY_FIELDS
 
 from tfvae import cli
 from tfvae.models import load_model
@@ -69,10 +69,7 @@ class RecordingHyperModel(tuning.DenoisingHyperModel):
 
 def test_a_trial_trains_exactly_like_tfvae_train_with_the_same_flags(fake_data, tmp_path):
     config = TrainConfig(
-        dataset="mnist",
-        train_size=256,
-        validation_size=64,
-        batch_size=32,
+        **TINY_FIELDS,
         epochs=2,
         steps_per_epoch=3,
         steps_per_execution=1,
