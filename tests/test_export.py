@@ -213,7 +213,6 @@ def card_slices(real_data_root):
     return slices
 
 
-@pytest.mark.real_data
 @pytest.mark.parametrize("name", SHIPPED)
 def test_a_shipped_model_has_the_three_signatures(name):
     loaded = tf.saved_model.load(str(Path(__file__).resolve().parents[1] / "saved_models" / name))

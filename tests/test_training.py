@@ -157,7 +157,18 @@ def test_a_run_killed_at_a_random_moment_resumes_to_the_same_weights_as_an_unint
         np.testing.assert_array_equal(a, b, err_msg=f"{a.path}, seed {seed}")
 
 
-def test_same_seed_gives_identical_weights_and_metrics_with_op_determinism(fake_data, tmp_path):
+@pytest.fixture
+def op_determinism_restored():
+    """--deterministic switches TF op determinism on for the whole process: off again after the test."""
+    from tensorflow.python.framework import config as tf_config
+
+    yield
+    tf_config.disable_op_determinism()
+
+
+def test_same_seed_gives_identical_weights_and_metrics_with_op_determinism(
+    fake_data, tmp_path, op_determinism_restored
+):
     def train(name):
         args = ["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--deterministic"]
         assert cli.main([*args, "--out", str(tmp_path / name)]) == 0
