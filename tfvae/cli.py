@@ -173,7 +173,9 @@ def add_dataclass_flags(parser, config_class):
     for field in dataclasses.fields(config_class):
         kind = typing.get_type_hints(config_class)[field.name]
         kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)  # Optional[X] -> X
-        flag, help_text = "--" + field.name.replace("_", "-"), f"{field.metadata['help']} (default: {field.default})"
+        flag = "--" + field.name.replace("_", "-")
+        # None means "the model's default", which the help text itself names
+        help_text = field.metadata["help"] + ("" if field.default is None else f" (default: {field.default})")
         if kind is bool:
             parser.add_argument(flag, action="store_true", default=field.default, help=help_text)
         else:

@@ -3,8 +3,9 @@
     denoised = self_ensemble(model, noisy, "dihedral")   # the 8 flips and quarter turns
 
 The noise is the same in every copy, but the model's errors differ between orientations, so the
-average cancels part of them: on CIFAR-10 the 8-fold ensemble adds 0.2-0.4 dB at sigma 0.1 (MNIST
-digits gain nothing, Fashion-MNIST loses with quarter turns). It costs one forward pass per copy.
+average cancels part of them; it costs one forward pass per copy. Whether it pays depends on the
+images (what each shipped model gains is in its card, saved_models/README.md): quarter turns only
+suit images without an up.
 """
 
 import tensorflow as tf
