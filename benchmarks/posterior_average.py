@@ -1,6 +1,6 @@
 """Decode the posterior mean, or average the decoder over posterior samples?
 
-    python benchmarks/posterior_average.py saved_models/mnist_vae/7 --dataset mnist --samples 8
+    python benchmarks/posterior_average.py saved_models/mnist_vae/8 --dataset mnist --samples 8
 
 A VAE can denoise by decoding z_mean of q(z | noisy) (what tfvae does) or by averaging decode(z)
 over draws z ~ q(z | noisy). Scores both with a SavedModel's `encode` / `decode` signatures on the
@@ -33,7 +33,7 @@ def posterior_denoiser(model, samples, seed):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("saved_model", help="a VAE SavedModel folder, e.g. saved_models/mnist_vae/7")
+    parser.add_argument("saved_model", help="a VAE SavedModel folder, e.g. saved_models/mnist_vae/8")
     parser.add_argument("--dataset", required=True, help="its dataset (validation slice)")
     parser.add_argument("--samples", type=int, default=8, help="posterior draws to average (>= 1)")
     parser.add_argument("--limit", type=int, default=1000, help="validation images scored")

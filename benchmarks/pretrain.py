@@ -1,7 +1,7 @@
 """Retrain a shipped pretrained denoising VAE from scratch: one command per dataset.
 
-    python benchmarks/pretrain.py mnist --version 8      # or: make pretrained-mnist VERSION=8
-    python benchmarks/pretrain.py cifar10 --version 6
+    python benchmarks/pretrain.py mnist --version 9      # or: make pretrained-mnist VERSION=9
+    python benchmarks/pretrain.py cifar10 --version 7
 
 Trains the dataset's recipe (`tfvae.training.recipes.PRETRAINED`), stage by stage, into
 runs/pretrained/<dataset>[-<stage>] (rerunning after an interruption resumes where the last epoch

@@ -1,8 +1,10 @@
-"""Latency and throughput of exported models' `serving_default` signature on this CPU.
+"""Latency and throughput of exported models' denoising signatures on this CPU.
 
-    python benchmarks/serving.py saved_models/mnist_vae/7 [more SavedModel folders]
+    python benchmarks/serving.py saved_models/*/*/
 
-Batch 1: p50 / p99 latency over --calls calls. Batch 256: images/s. Prints a Markdown table.
+For `serving_default` (one pass) and `denoise_ensemble` (the self-ensemble) of each SavedModel, at
+the model's training image size: batch 1 p50 / p99 latency over --calls calls, and batch 256
+images/s. Prints a Markdown table.
 """
 
 import argparse
@@ -12,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.serving.endpoints import load_endpoints
+from tfvae.serving.saved_model import ENSEMBLE_SIGNATURE
 
 
 def latencies_ms(serve, images, calls):
@@ -29,18 +32,21 @@ def main():
     parser.add_argument("saved_models", nargs="+")
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
-    print("| model | batch 1 p50 ms | batch 1 p99 ms | batch 256 img/s |")
-    print("|---|---|---|---|")
+    print("| model | signature | batch 1 p50 ms | batch 1 p99 ms | batch 256 img/s |")
+    print("|---|---|---|---|---|")
     for path in args.saved_models:
         shape = load_endpoints(path).image_shape
-        serve = tf.saved_model.load(path).signatures["serving_default"]
-        one = latencies_ms(serve, tf.fill((1, *shape), 0.5), args.calls)
-        many = latencies_ms(serve, tf.fill((256, *shape), 0.5), max(5, args.calls // 20))
-        print(
-            f"| {path} | {np.percentile(one, 50):.2f} | {np.percentile(one, 99):.2f} "
-            f"| {256 / (np.median(many) / 1000):,.0f} |",
-            flush=True,
-        )
+        signatures = tf.saved_model.load(path).signatures
+        for name in ("serving_default", ENSEMBLE_SIGNATURE):
+            if name not in signatures:
+                continue
+            one = latencies_ms(signatures[name], tf.fill((1, *shape), 0.5), args.calls)
+            many = latencies_ms(signatures[name], tf.fill((256, *shape), 0.5), max(5, args.calls // 20))
+            print(
+                f"| {path} | {name} | {np.percentile(one, 50):.2f} | {np.percentile(one, 99):.2f} "
+                f"| {256 / (np.median(many) / 1000):,.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

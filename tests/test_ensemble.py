@@ -41,23 +41,55 @@ def test_unknown_or_unfitting_ensembles_are_refused():
         ensemble.check_self_ensemble("x8", (8, 8, 1))
     with pytest.raises(ValueError, match=r"square images.*\(8, 16, 1\)"):
         ensemble.check_self_ensemble("dihedral", (8, 16, 1))
-    ensemble.check_self_ensemble("flip", (8, 16, 1))
 
 
-def test_exported_self_ensemble_serves_the_mean_and_records_it(tmp_path):
+def test_quarter_turns_fit_a_model_of_any_size():
+    ensemble.check_self_ensemble("dihedral", (8, 16, 1), size_multiple=2)
+
+
+def test_the_default_ensemble_is_the_largest_that_fits():
+    defaults = [ensemble.default_ensemble(shape, multiple) for shape, multiple in (((8, 16, 1), None), ((8, 16, 1), 2))]
+    assert defaults == ["flip", "dihedral"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A conv-spatial VAE exported with the 8-fold ensemble: (model, loaded SavedModel, its folder)."""
+    root = tmp_path_factory.mktemp("ensemble")
     model = VAE((16, 16, 1), arch="conv-spatial", width=4, latent_dim=2, seed=0)
-    images = np.random.default_rng(1).uniform(0, 1, (4, 16, 16, 1)).astype(np.float32)
-    model.save(tmp_path / "m.keras")
-    assert (
-        cli.main(
-            ["export", str(tmp_path / "m.keras"), "--name", "vae", "--to", str(tmp_path), "--self-ensemble", "dihedral"]
-        )
-        == 0
-    )
-    loaded = tf.saved_model.load(str(tmp_path / "vae" / "1"))
-    served = loaded.signatures["serving_default"](images=tf.constant(images))["denoised"]
-    np.testing.assert_allclose(served, ensemble.self_ensemble(model, images, "dihedral"), atol=1e-5)
-    assert np.abs(served - model(images)).max() > 1e-4  # really averaged, not the single pass
-    z = loaded.signatures["encode"](images=tf.constant(images))["z_mean"]
-    np.testing.assert_allclose(z, model.encode(images)[0], atol=1e-5)  # encode / decode are unchanged
-    assert '"self_ensemble": "dihedral"' in (tmp_path / "vae" / "1" / saved_model.METADATA_FILE).read_text()
+    model.save(root / "m.keras")
+    args = ["export", str(root / "m.keras"), "--name", "vae", "--to", str(root), "--self-ensemble", "dihedral"]
+    assert cli.main(args) == 0
+    return model, tf.saved_model.load(str(root / "vae" / "1")), root / "vae" / "1"
+
+
+EXPORT_IMAGES = np.random.default_rng(1).uniform(0, 1, (4, 16, 16, 1)).astype(np.float32)
+
+
+def test_the_ensemble_signature_serves_the_mean_of_the_copies(exported):
+    model, loaded, _ = exported
+    served = loaded.signatures["denoise_ensemble"](images=tf.constant(EXPORT_IMAGES))["denoised"]
+    np.testing.assert_allclose(served, ensemble.self_ensemble(model, EXPORT_IMAGES, "dihedral"), atol=1e-5)
+
+
+def test_serving_default_stays_the_single_pass(exported):
+    model, loaded, _ = exported
+    served = loaded.signatures["serving_default"](images=tf.constant(EXPORT_IMAGES))["denoised"]
+    np.testing.assert_allclose(served, model(EXPORT_IMAGES), atol=1e-5)
+
+
+def test_the_ensemble_takes_any_size_like_the_model(exported):
+    _, loaded, _ = exported
+    images = tf.random.uniform((1, 15, 22, 1))
+    assert loaded.signatures["denoise_ensemble"](images=images)["denoised"].shape == (1, 15, 22, 1)
+
+
+def test_the_metadata_records_the_ensemble(exported):
+    _, _, folder = exported
+    assert '"self_ensemble": "dihedral"' in (folder / saved_model.METADATA_FILE).read_text()
+
+
+def test_no_ensemble_signature_when_asked_for_none(tmp_path):
+    model = VAE((16, 16, 1), arch="conv-spatial", width=4, latent_dim=2, seed=0)
+    served = saved_model.export_model(model, tmp_path, "vae", 1, ensemble="none")
+    assert "denoise_ensemble" not in tf.saved_model.load(str(served)).signatures

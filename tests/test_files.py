@@ -1,34 +1,131 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from fakes import write_png
+from PIL import Image
 
 from tfvae import cli
 from tfvae.models import VAE, fit_pca
 from tfvae.serving import files, saved_model
+from tfvae.serving.endpoints import Endpoints, load_endpoints
 
 
-def halve(batch):
-    """A stand-in denoiser that shows where each tile went: every pixel halved."""
-    return batch / 2
+def standin(channels, size_multiple=None, denoise=lambda batch: np.asarray(batch) / 2):
+    """Endpoints of a stand-in denoiser (every pixel halved unless told otherwise)."""
+    return Endpoints(
+        denoise=denoise, model_class="stand-in", image_shape=(16, 16, channels), size_multiple=size_multiple
+    )
 
 
-@pytest.mark.parametrize("size", [(16, 16), (40, 23), (5, 7), (1, 1)])
-def test_any_size_is_tiled_and_stitched_back(size):
-    image = np.random.default_rng(0).uniform(0, 1, (*size, 1)).astype(np.float32)
+def png_header(path):
+    """(bit depth, colour type) from a PNG's IHDR chunk."""
+    raw = path.read_bytes()
+    return raw[24], raw[25]
+
+
+def denoise_one(tmp_path, name, pixels, endpoints, write=write_png):
+    source = tmp_path / "in" / name
+    write(source, pixels)
+    files.denoise_files([source], tmp_path / "out", endpoints, progress=False)
+    return tmp_path / "out" / name
+
+
+GREY = np.random.default_rng(0).integers(0, 256, (20, 30, 1), dtype=np.uint8)
+RGBA = np.random.default_rng(1).integers(0, 256, (20, 30, 4), dtype=np.uint8)
+
+
+def test_grey_through_an_rgb_model_comes_back_grey(tmp_path):
+    out = denoise_one(tmp_path, "g.png", GREY, standin(3))
+    assert files.read_image(out).shape == (20, 30, 1)
+
+
+def test_rgb_through_a_grey_model_is_denoised_channel_by_channel(tmp_path):
+    rgb = np.random.default_rng(2).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    out = denoise_one(tmp_path, "c.png", rgb, standin(1))
+    np.testing.assert_allclose(files.read_image(out), rgb / 2, atol=0.51)  # within rounding to 8 bits
+
+
+def test_rgba_keeps_its_alpha_unchanged(tmp_path):
+    out = denoise_one(tmp_path, "a.png", RGBA, standin(3))
+    np.testing.assert_array_equal(files.read_image(out)[..., 3], RGBA[..., 3])
+
+
+def test_rgba_colour_is_denoised(tmp_path):
+    out = denoise_one(tmp_path, "a.png", RGBA, standin(3))
+    np.testing.assert_allclose(files.read_image(out)[..., :3], RGBA[..., :3] / 2, atol=0.51)
+
+
+def test_grey_with_alpha_keeps_both_channels(tmp_path):
+    grey_alpha = np.concatenate([GREY, RGBA[..., 3:]], axis=-1)
+    out = denoise_one(tmp_path, "ga.png", grey_alpha, standin(3))
+    np.testing.assert_array_equal(files.read_image(out)[..., 1], grey_alpha[..., 1])
+
+
+def test_a_16_bit_png_is_written_back_in_16_bits(tmp_path):
+    deep = np.random.default_rng(3).integers(0, 65536, (20, 30, 1), dtype=np.uint16)
+    out = denoise_one(tmp_path, "d.png", deep, standin(1, denoise=lambda batch: batch))
+    assert png_header(out) == (16, 0)
+
+
+def test_a_16_bit_png_keeps_its_precision(tmp_path):
+    deep = np.random.default_rng(3).integers(0, 65536, (20, 30, 3), dtype=np.uint16)
+    out = denoise_one(tmp_path, "d.png", deep, standin(3, denoise=lambda batch: batch))
+    np.testing.assert_array_equal(files.read_image(out), deep)  # not rounded to 8-bit levels
+
+
+def test_a_jpeg_comes_back_a_jpeg(tmp_path):
+    def write_jpeg(path, pixels):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(tf.io.encode_jpeg(pixels).numpy())
+
+    out = denoise_one(tmp_path, "p.jpg", np.repeat(GREY, 3, axis=-1), standin(3), write=write_jpeg)
+    assert out.read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_a_cmyk_jpeg_is_refused_by_name(tmp_path):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(RGBA, mode="CMYK").save(tmp_path / "in" / "print.jpg")
+    with pytest.raises(ValueError, match=r"print.jpg: a CMYK JPEG"):
+        files.denoise_files([tmp_path / "in"], tmp_path / "out", standin(3), progress=False)
+
+
+def test_a_corrupt_file_is_named_and_the_others_are_written(tmp_path):
+    write_png(tmp_path / "in" / "a.png", GREY)
+    (tmp_path / "in" / "b.png").write_bytes(b"not a png")
+    write_png(tmp_path / "in" / "c.png", GREY)
+    with pytest.raises(ValueError, match=r"1 of 3 images failed \(2 written\).*b.png: cannot be decoded"):
+        files.denoise_files([tmp_path / "in"], tmp_path / "out", standin(1), progress=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+
+
+def test_a_folder_reports_its_progress_image_by_image(tmp_path, capsys):
+    for name in ("a.png", "b.png"):
+        write_png(tmp_path / "in" / name, GREY)
+    files.denoise_files([tmp_path / "in"], tmp_path / "out", standin(1))
+    assert [line.split()[0] for line in capsys.readouterr().err.splitlines()] == ["[1/2]", "[2/2]"]
+
+
+@pytest.mark.parametrize("size", [(5, 5), (300, 201), (2000, 2000)])
+def test_a_fully_convolutional_saved_model_denoises_any_size_in_its_size(tmp_path, size):
+    model = VAE((16, 16, 3), width=4, latent_dim=2, seed=0)
+    served = saved_model.export_model(model, tmp_path / "served", "vae", 1, ensemble="none")
+    out = denoise_one(tmp_path, "big.png", np.zeros((*size, 3), np.uint8), load_endpoints(served))
+    assert files.read_image(out).shape == (*size, 3)
+
+
+def test_the_self_ensemble_flag_uses_the_ensemble_signature(tmp_path):
     seen = []
-    out = files.denoise_image(image, lambda batch: seen.append(batch.shape) or halve(batch), (16, 16, 1))
-    assert out.shape == image.shape
-    np.testing.assert_allclose(out, image / 2, atol=1e-7)
-    assert all(shape[1:] == (16, 16, 1) for shape in seen)
+    endpoints = standin(1)
+    endpoints.denoise_ensemble = lambda batch: seen.append(batch.shape) or np.asarray(batch)
+    write_png(tmp_path / "in" / "a.png", GREY)
+    files.denoise_files([tmp_path / "in"], tmp_path / "out", endpoints, ensemble=True, progress=False)
+    assert seen
 
 
-def test_channels_are_matched_or_refused():
-    grey = np.full((4, 4, 1), 0.5, np.float32)
-    assert files.match_channels(grey, 3, "g.png").shape == (4, 4, 3)
-    rgb = np.stack([np.full((4, 4), v, np.float32) for v in (1.0, 0.0, 0.0)], axis=-1)
-    np.testing.assert_allclose(files.match_channels(rgb, 1, "r.png"), 0.2989, atol=1e-3)  # luminance of red
-    with pytest.raises(ValueError, match="has 4 channels; the model takes 3"):
-        files.match_channels(np.zeros((4, 4, 4), np.float32), 3, "rgba.png")
+def test_the_self_ensemble_flag_needs_a_model_with_one(tmp_path):
+    write_png(tmp_path / "in" / "a.png", GREY)
+    with pytest.raises(ValueError, match="self-ensemble"):
+        files.denoise_files([tmp_path / "in"], tmp_path / "out", standin(1), ensemble=True, progress=False)
 
 
 def test_denoise_command_writes_same_names_and_never_overwrites(tmp_path, capsys):
@@ -40,7 +137,7 @@ def test_denoise_command_writes_same_names_and_never_overwrites(tmp_path, capsys
     before = {p.name: p.read_bytes() for p in inputs.iterdir()}
     assert cli.main(["denoise", str(served), str(inputs), "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
-    assert files.read_image(tmp_path / "out" / "a.png").shape == (20, 30, 1)
+    assert files.read_image(tmp_path / "out" / "a.png").shape == (20, 30, 3)
     assert cli.main(["denoise", str(served), str(inputs), "--out", str(inputs)]) == 1
     assert "would overwrite its input" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before
@@ -50,7 +147,7 @@ def test_denoise_command_writes_same_names_and_never_overwrites(tmp_path, capsys
 
 def test_unreadable_and_missing_inputs(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
-    with pytest.raises(ValueError, match="bad.png: cannot be decoded"):
+    with pytest.raises(ValueError, match="cannot be decoded"):
         files.read_image(tmp_path / "bad.png")
     with pytest.raises(FileNotFoundError, match="no such file"):
         files.list_images([tmp_path / "missing.png"])

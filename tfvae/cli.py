@@ -12,9 +12,9 @@
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
     tfvae export runs/cifar10_vae --name cifar10_vae --version 6 --self-ensemble dihedral   # 8 copies averaged
     tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
-    tfvae evaluate saved_models/mnist_vae/7 --dataset mnist --split test --samples 16 --out eval_test
-    tfvae denoise saved_models/mnist_vae/7 my_scans/ photo.png --out denoised/
-    tfvae sample saved_models/mnist_vae/7 -n 64 --out samples.png
+    tfvae evaluate saved_models/mnist_vae/8 --dataset mnist --split test --samples 16 --out eval_test
+    tfvae denoise saved_models/mnist_vae/8 my_scans/ photo.png --out denoised/
+    tfvae sample saved_models/mnist_vae/8 -n 64 --out samples.png
     tfvae tune --dataset mnist --tuner random --max-trials 8 --epochs 3 --dir tuning/mnist --out runs/mnist_best
 
 Datasets are found in --data-dir, $TFVAE_DATA_DIR/<name>, /usr/share/datasets/fashion-mnist,
@@ -31,7 +31,7 @@ import numpy as np
 
 from tfvae.data import noise, sources
 from tfvae.evaluation import bench, evaluate, figures
-from tfvae.models import load_model, precision, with_network_dtype
+from tfvae.models import precision, with_network_dtype
 from tfvae.serving import ensemble, files, saved_model
 from tfvae.serving.endpoints import load_endpoints
 from tfvae.training import TrainConfig, run
@@ -96,7 +96,7 @@ def train(args):
 
 
 def export_run(args):
-    model = load_model(args.model_path)
+    model = saved_model.load_trained_model(args.model_path)
     if args.dtype_policy:
         model = with_network_dtype(model, args.dtype_policy)
     target = saved_model.export_model(
@@ -119,13 +119,14 @@ def evaluate_model(args):
         data_dir=args.data_dir,
         force=args.force,
         binarize=args.binarize,
+        ensemble=args.self_ensemble,
     )
     print((Path(args.out) / "evaluation.md").read_text())
 
 
 def denoise(args):
     endpoints = load_endpoints(args.model_path)
-    written = files.denoise_files(args.inputs, args.out, endpoints.denoise, endpoints.image_shape, force=args.force)
+    written = files.denoise_files(args.inputs, args.out, endpoints, force=args.force, ensemble=args.self_ensemble)
     print(f"wrote {len(written)} images to {args.out}")
 
 
@@ -221,7 +222,11 @@ def build_parser():
     train_command.set_defaults(run=train)
 
     export_command = commands.add_parser("export", help="write a run's model as a SavedModel for TF Serving")
-    export_command.add_argument("model_path", metavar="RUN", help="a finished run folder or a .keras file")
+    export_command.add_argument(
+        "model_path",
+        metavar="MODEL",
+        help="a finished run folder, a .keras file or a tfvae SavedModel (exported again)",
+    )
     export_command.add_argument("--name", required=True, help="model name (the TF Serving model folder)")
     export_command.add_argument("--version", type=int, default=1, help="integer version folder")
     export_command.add_argument("--to", default="saved_models", help="base folder")
@@ -229,8 +234,8 @@ def build_parser():
     export_command.add_argument(
         "--self-ensemble",
         choices=sorted(ensemble.TRANSFORMS),
-        default="none",
-        help="serving_default averages the denoised flipped (flip) or flipped and rotated (dihedral) copies",
+        help="the denoise_ensemble signature averages the denoised flipped (flip) or flipped and rotated "
+        "(dihedral) copies; none: no such signature (default: the largest that fits the model)",
     )
     export_command.add_argument(
         "--dtype-policy",
@@ -257,6 +262,9 @@ def build_parser():
     evaluate_command.add_argument(
         "--binarize", action="store_true", help="score seeded Bernoulli samples of the images (binarized MNIST)"
     )
+    evaluate_command.add_argument(
+        "--self-ensemble", action="store_true", help="score the self-ensemble (denoise_ensemble) instead of one pass"
+    )
     evaluate_command.add_argument("--seed", type=int, default=0)
     evaluate_command.add_argument("--out", default="evaluation", help="report folder")
     evaluate_command.add_argument("--force", action="store_true", help="overwrite an earlier report in --out")
@@ -272,6 +280,9 @@ def build_parser():
     denoise_command.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     denoise_command.add_argument("--out", required=True, help="folder for the denoised images (same names)")
     denoise_command.add_argument("--force", action="store_true", help="overwrite existing outputs (never inputs)")
+    denoise_command.add_argument(
+        "--self-ensemble", action="store_true", help="average the denoised flipped / rotated copies (2 or 8 passes)"
+    )
     denoise_command.set_defaults(run=denoise)
 
     sample_command = commands.add_parser("sample", help="decode random latents of a VAE into a grid")

@@ -50,19 +50,31 @@ def check_images(images, name="images", channels=None, size=None):
     return array
 
 
-def check_image_batch(images, image_shape):
+def check_image_batch(images, image_shape, size_multiple=None):
     """Check a (possibly symbolic) batch against the image contract and the model's (H, W, C).
 
-    dtype and shape are checked when the function is traced (ValueError); values in [0, 1] and
-    finite are checked when it runs (tf.errors.InvalidArgumentError). Returns the batch as a tensor.
+    With `size_multiple`, any height and width that are multiples of it are accepted (a fully
+    convolutional model), and only the channels must be the model's. dtype and shape are checked
+    when the function is traced (ValueError); values in [0, 1] and finite are checked when it runs
+    (tf.errors.InvalidArgumentError). Returns the batch as a tensor.
     """
     images = tf.convert_to_tensor(images)
     if images.dtype != tf.float32:
         raise ValueError(f"Expected float32 images in [0, 1]. Received: dtype={images.dtype.name}.")
-    if images.shape.rank != 4 or tuple(images.shape[1:]) != tuple(image_shape):
-        raise ValueError(
-            f"Expected images of shape (N, {', '.join(map(str, image_shape))}). Received: shape={tuple(images.shape)}."
-        )
+    if size_multiple is None:
+        if images.shape.rank != 4 or tuple(images.shape[1:]) != tuple(image_shape):
+            expected = ", ".join(map(str, image_shape))
+            raise ValueError(f"Expected images of shape (N, {expected}). Received: shape={tuple(images.shape)}.")
+    else:
+        if images.shape.rank != 4 or images.shape[-1] != image_shape[-1]:
+            raise ValueError(
+                f"Expected images of shape (N, H, W, {image_shape[-1]}). Received: shape={tuple(images.shape)}."
+            )
+        for axis, name in ((1, "height"), (2, "width")):
+            if images.shape[axis] is not None and images.shape[axis] % size_multiple:
+                raise ValueError(
+                    f"Expected image {name} a multiple of {size_multiple}. Received: shape={tuple(images.shape)}."
+                )
     tf.debugging.assert_positive(tf.shape(images)[0], "Expected at least one image. Received: an empty batch.")
     tf.debugging.assert_all_finite(images, "Expected finite images. Received: NaN or Inf values.")
     tf.debugging.assert_greater_equal(

@@ -43,10 +43,12 @@ def evaluate(
     data_dir=None,
     force=False,
     binarize=False,
+    ensemble=False,
 ):
     """Evaluate `model_path` on `split` of `dataset`; returns the results dict written to out/evaluation.json.
 
-    `binarize` replaces each clean image by one seeded Bernoulli sample of its pixels (dynamically
+    `ensemble` scores the model's self-ensemble (the SavedModel's denoise_ensemble) instead of its
+    single pass. `binarize` replaces each clean image by one seeded Bernoulli sample of its pixels (dynamically
     binarized MNIST, the setting of the density literature: NLL in nats comparable with it).
     """
     out = Path(out)
@@ -55,6 +57,9 @@ def evaluate(
             f"{out} already holds an evaluation; pass --force to overwrite it or choose another --out."
         )
     endpoints = load_endpoints(model_path)
+    if ensemble and endpoints.denoise_ensemble is None:
+        raise ValueError(f"Expected a model with a self-ensemble. Received: {model_path} without one.")
+    denoise = endpoints.denoise_ensemble if ensemble else endpoints.denoise
     evaluated = sources.load(dataset, split, data_dir=data_dir, seed=seed)
     clean, labels = evaluated.images[:limit], evaluated.labels[:limit]
     if binarize:
@@ -62,7 +67,7 @@ def evaluate(
     train_images = sources.load(dataset, "train", data_dir=data_dir, seed=seed).images
     validation_images = sources.load(dataset, "validation", data_dir=data_dir, seed=seed).images
     methods, settings = baseline_methods(train_images, validation_images, specs, seed)
-    methods[MODEL_NAME] = lambda noisy, spec: predict_in_batches(endpoints.denoise, noisy)
+    methods[MODEL_NAME] = lambda noisy, spec: predict_in_batches(denoise, noisy)
     results = {
         "model": str(model_path),
         "dataset": dataset,
@@ -70,6 +75,7 @@ def evaluate(
         "images": len(clean),
         "seed": seed,
         "binarized": binarize,
+        "self_ensemble": ensemble,
         "baseline_settings": settings,
         "denoising": compare(methods, clean, specs, seed),
     }

@@ -26,6 +26,7 @@ class DnCNN(TrainingDefaults, keras.Model):
     """
 
     default_loss = "mse"
+    size_multiple = 1  # fully convolutional: any height and width
     has_latent = False
     can_sample = False
     is_density_model = False
@@ -55,7 +56,7 @@ class DnCNN(TrainingDefaults, keras.Model):
             ]
         return keras.Sequential(
             [
-                keras.Input(self.image_shape),
+                keras.Input((None, None, self.image_shape[-1])),
                 keras.layers.Conv2D(self.width, 3, padding="same", activation="relu"),
                 *middle,
                 # Zero-initialised: an untrained DnCNN is the identity, and training only improves on the input.
@@ -66,7 +67,7 @@ class DnCNN(TrainingDefaults, keras.Model):
 
     def call(self, images, training=False):
         """The denoised images; clipped to [0, 1] at inference (training keeps the gradient everywhere)."""
-        images = check_image_batch(images, self.image_shape)
+        images = check_image_batch(images, self.image_shape, self.size_multiple)
         denoised = images - tf.cast(self.noise_estimator(images, training=training), tf.float32)
         return denoised if training else tf.clip_by_value(denoised, 0.0, 1.0)
 

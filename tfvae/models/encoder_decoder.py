@@ -68,7 +68,7 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
 
     def latents(self, images, training=False):
         """The encoder's heads for a checked image batch, as float32 tensors by name."""
-        latents = self.encoder(check_image_batch(images, self.image_shape), training=training)
+        latents = self.encoder(check_image_batch(images, self.image_shape, self.size_multiple), training=training)
         return {head: tf.cast(value, tf.float32) for head, value in latents.items()}
 
     def decoder_output(self, z, training=False):
@@ -77,8 +77,14 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
 
     @property
     def latent_shape(self):
-        """Shape of one z (without the batch axis)."""
-        return tuple(self.decoder.inputs[0].shape[1:])
+        """Shape of one z of an `image_shape` image (without the batch axis)."""
+        return tuple(self.architecture.latent_shape(self.image_shape))
+
+    @property
+    def size_multiple(self):
+        """None when the model takes only `image_shape` images; else it takes any height and width
+        that are multiples of this (a fully convolutional architecture)."""
+        return self.architecture.size_divisor() if self.architecture.fully_convolutional else None
 
     def get_config(self):
         return {

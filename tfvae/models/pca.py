@@ -18,6 +18,7 @@ class PCA(keras.Model):
     """Linear encoder/decoder with `n_components` orthonormal directions; weights set by `fit_pca`."""
 
     has_latent = True
+    size_multiple = None  # a fixed image size
     can_sample = False
     is_density_model = False
 

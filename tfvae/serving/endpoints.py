@@ -1,6 +1,6 @@
 """One client for every trained model: a run folder, a .keras file or an exported SavedModel.
 
-    endpoints = load_endpoints("saved_models/mnist_vae/7")
+    endpoints = load_endpoints("saved_models/mnist_vae/8")
     denoised = endpoints.denoise(noisy)           # float32 NHWC in [0, 1]
     if endpoints.can_sample: images = endpoints.decode(z)
 
@@ -13,10 +13,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from tfvae.models.saving import load_model
-from tfvae.serving.saved_model import METADATA_FILE
+from tfvae.serving.ensemble import default_ensemble, self_ensemble
+from tfvae.serving.saved_model import ENSEMBLE_SIGNATURE, METADATA_FILE, single_pass
 
 
 @dataclasses.dataclass
@@ -29,9 +31,11 @@ class Endpoints:
         a SavedModel has no density endpoint).
     """
 
-    denoise: Callable
+    denoise: Callable  # one pass; any height and width when size_multiple is set
     model_class: str  # "VAE", "Autoencoder", "PCA" or "DnCNN"
     image_shape: tuple
+    size_multiple: int | None = None  # None: only image_shape's size; else any (padded inside)
+    denoise_ensemble: Callable | None = None  # the self-ensemble, when there is one
     has_latent: bool = False
     can_sample: bool = False
     is_density_model: bool = False
@@ -61,9 +65,12 @@ def saved_model_endpoints(path):
         denoise=lambda x: call("serving_default", images=x)["denoised"],
         model_class=metadata["class"],
         image_shape=tuple(metadata["image_shape"]),
+        size_multiple=metadata["size_multiple"],
         has_latent=metadata["capabilities"]["has_latent"],
         can_sample=metadata["capabilities"]["can_sample"],
     )
+    if ENSEMBLE_SIGNATURE in signatures:
+        endpoints.denoise_ensemble = lambda x: call(ENSEMBLE_SIGNATURE, images=x)["denoised"]
     if endpoints.has_latent:
         endpoints.latent_shape = tuple(metadata["latent_shape"])
         endpoints.encode = lambda x: call("encode", images=x)
@@ -72,11 +79,17 @@ def saved_model_endpoints(path):
 
 
 def keras_endpoints(model):
-    """Endpoints of a Keras tfvae model held in memory."""
+    """Endpoints of a Keras tfvae model held in memory (self-ensemble: `default_ensemble`)."""
+    single = single_pass(model)
+    copies = default_ensemble(model.image_shape, model.size_multiple)
+    denoise = tf.function(single, reduce_retracing=True)
+    ensemble = tf.function(lambda images: self_ensemble(single, images, copies), reduce_retracing=True)
     endpoints = Endpoints(
-        denoise=model.predict_on_batch,
+        denoise=lambda x: np.asarray(denoise(tf.constant(x))),
+        denoise_ensemble=lambda x: np.asarray(ensemble(tf.constant(x))),
         model_class=type(model).__name__,
         image_shape=tuple(model.image_shape),
+        size_multiple=model.size_multiple,
         has_latent=model.has_latent,
         can_sample=model.can_sample,
         is_density_model=model.is_density_model,

@@ -18,15 +18,21 @@ TRANSFORMS = {
 }
 
 
-def check_self_ensemble(name, image_shape):
-    """Raise ValueError unless `name` is a known ensemble that fits images of `image_shape`."""
+def check_self_ensemble(name, image_shape, size_multiple=None):
+    """Raise ValueError unless `name` is a known ensemble that fits a model of `image_shape` (any
+    size when `size_multiple` is set: quarter turns of any image fit it)."""
     if name not in TRANSFORMS:
         raise ValueError(f"Expected self_ensemble in {sorted(TRANSFORMS)}. Received: self_ensemble={name!r}.")
-    if name == "dihedral" and image_shape[0] != image_shape[1]:
+    if name == "dihedral" and size_multiple is None and image_shape[0] != image_shape[1]:
         raise ValueError(
             "Expected square images for the 'dihedral' ensemble (quarter turns); use 'flip'. "
             f"Received: image_shape={tuple(image_shape)}."
         )
+
+
+def default_ensemble(image_shape, size_multiple=None):
+    """The largest ensemble that fits: the 8 flips and quarter turns, or the mirror for a non-square fixed size."""
+    return "dihedral" if size_multiple is not None or image_shape[0] == image_shape[1] else "flip"
 
 
 def _transform(images, turns, mirrored):

@@ -1,19 +1,30 @@
-"""Denoise a user's own image files of any size with a model trained on fixed-size images.
+"""`tfvae denoise`: a user's own image files, of any size, written back as they came.
 
-Images are read as float32 in [0, 1]. Channels are matched to the model: grey is copied to RGB;
-RGB becomes grey by luminance (tf.image.rgb_to_grayscale); other channel counts are refused.
-An image larger than the model's input is cut into model-sized tiles (borders mirrored up to a
-whole number of tiles), each tile denoised, the result stitched and cropped back; a smaller one
-is mirror-padded to the model's size and cropped back. Outputs keep the input's name.
+What comes in goes out: the same size, channels and bit depth, under the same name.
+- Grey, grey + alpha, RGB and RGBA PNGs, 8 or 16 bit; grey and RGB JPEGs (written back as JPEG,
+  quality 95); BMP and GIF are written as PNG. A palette PNG comes back as RGB(A): denoised colours
+  leave the palette. CMYK JPEGs are refused (TensorFlow would silently decode them as RGB).
+- Alpha is passed through unchanged; only the colour is denoised. Grey into an RGB model is copied
+  to three channels and averaged back; RGB into a grey model is denoised channel by channel.
+- Any size: whole images through a fully convolutional model, overlapping blended tiles otherwise
+  (`tfvae.serving.inference`).
+Files are processed one at a time (memory bounded by the largest image), with a progress line
+each; a file that fails is named at the end and the others' outputs stay written.
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from tfvae.data.readers import IMAGE_SUFFIXES
-from tfvae.evaluation.scoring import predict_in_batches
+from tfvae.serving.inference import denoise_image
+from tfvae.training.checkpoints import replace_atomically
+
+KEPT_SUFFIXES = (".png", ".jpg", ".jpeg")  # other formats are written as PNG
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_FRAME_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 def list_images(inputs):
@@ -31,57 +42,78 @@ def list_images(inputs):
     return files
 
 
+def jpeg_components(raw):
+    """The number of colour components a JPEG's frame header declares (None if none is found)."""
+    position = 2
+    while position + 9 < len(raw) and raw[position] == 0xFF:
+        marker, length = raw[position + 1], int.from_bytes(raw[position + 2 : position + 4], "big")
+        if marker in JPEG_FRAME_MARKERS:
+            return raw[position + 9]
+        position += 2 + length
+    return None
+
+
 def read_image(path):
-    """(H, W, C) float32 in [0, 1] from a PNG/JPEG/BMP/GIF file (8 or 16 bit)."""
+    """(H, W, C) integer pixels of a PNG/JPEG/BMP/GIF file, uint8 or (16-bit PNG) uint16."""
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\xff\xd8" and jpeg_components(raw) == 4:
+        raise ValueError("a CMYK JPEG; convert it to RGB first (tfvae denoises grey, RGB and RGBA images).")
+    sixteen_bit = raw[:8] == PNG_SIGNATURE and len(raw) > 24 and raw[24] == 16
     try:
-        image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
+        if sixteen_bit:
+            return tf.io.decode_png(raw, dtype=tf.uint16).numpy()
+        return tf.io.decode_image(raw, expand_animations=False).numpy()
     except tf.errors.InvalidArgumentError:
-        raise ValueError(f"{path}: cannot be decoded as an image.") from None
-    return tf.image.convert_image_dtype(image, tf.float32).numpy()
+        raise ValueError("cannot be decoded as an image.") from None
 
 
-def match_channels(image, channels, path):
-    if image.shape[-1] == channels:
-        return image
-    if image.shape[-1] == 1 and channels == 3:
-        return np.repeat(image, 3, axis=-1)
-    if image.shape[-1] == 3 and channels == 1:
-        return tf.image.rgb_to_grayscale(image).numpy()
-    raise ValueError(f"{path}: has {image.shape[-1]} channels; the model takes {channels} (1 or 3 can be converted).")
+def denoise_colour(colour, denoise, image_shape, size_multiple):
+    """Denoise (H, W, 1 or 3) float32 colour channels with a model of `image_shape[-1]` channels."""
+    channels = image_shape[-1]
+    if colour.shape[-1] == channels:
+        return denoise_image(colour, denoise, image_shape, size_multiple)
+    if channels == 3:  # grey through an RGB model: three equal channels, averaged back
+        return denoise_image(np.repeat(colour, 3, axis=-1), denoise, image_shape, size_multiple).mean(-1, keepdims=True)
+    planes = [denoise_image(colour[..., [c]], denoise, image_shape, size_multiple) for c in range(3)]
+    return np.concatenate(planes, axis=-1)  # RGB through a grey model: each channel on its own
 
 
-def denoise_image(image, denoise, tile_shape):
-    """Denoise one (H, W, C) image of any size with `denoise` on (N, *tile_shape) batches."""
-    tile_h, tile_w = tile_shape[:2]
-    height, width = image.shape[:2]
-    padded_h, padded_w = -(-height // tile_h) * tile_h, -(-width // tile_w) * tile_w
-    padded = np.pad(image, ((0, padded_h - height), (0, padded_w - width), (0, 0)), mode="symmetric")
-    tiles = padded.reshape(padded_h // tile_h, tile_h, padded_w // tile_w, tile_w, -1).swapaxes(1, 2)
-    denoised = predict_in_batches(denoise, tiles.reshape(-1, *tiles.shape[2:]))
-    stitched = denoised.reshape(tiles.shape).swapaxes(1, 2).reshape(padded.shape)
-    return np.clip(stitched[:height, :width], 0.0, 1.0)
+def denoise_pixels(pixels, denoise, image_shape, size_multiple):
+    """Integer (H, W, C) pixels, C in 1-4, denoised: same shape and dtype, alpha unchanged."""
+    if pixels.shape[-1] not in (1, 2, 3, 4):
+        raise ValueError(f"Expected 1 to 4 channels (grey, grey + alpha, RGB, RGBA). Received: {pixels.shape[-1]}.")
+    colour_channels = 1 if pixels.shape[-1] <= 2 else 3
+    scale = float(np.iinfo(pixels.dtype).max)
+    colour = pixels[..., :colour_channels].astype(np.float32) / scale
+    denoised = denoise_colour(colour, denoise, image_shape, size_multiple)
+    integers = np.round(np.clip(denoised, 0.0, 1.0) * scale).astype(pixels.dtype)
+    return np.concatenate([integers, pixels[..., colour_channels:]], axis=-1)
 
 
-def write_image(path, image):
-    """Save (H, W, C) float32 [0, 1] as PNG or JPEG, by the file's suffix."""
-    pixels = tf.image.convert_image_dtype(image, tf.uint8, saturate=True)
-    encoded = (
-        tf.io.encode_jpeg(pixels, quality=95) if path.suffix.lower() in (".jpg", ".jpeg") else tf.io.encode_png(pixels)
-    )
-    path.write_bytes(encoded.numpy())
+def write_image(path, pixels):
+    """Save integer (H, W, C) pixels as JPEG (by the suffix) or PNG (8 or 16 bit), atomically."""
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        encoded = tf.io.encode_jpeg(pixels, quality=95)
+    else:
+        encoded = tf.io.encode_png(pixels)
+    replace_atomically(path, lambda partial: Path(partial).write_bytes(encoded.numpy()))
 
 
-def denoise_files(inputs, out_dir, denoise, image_shape, force=False):
+def output_path(source, out_dir):
+    suffix = source.suffix if source.suffix.lower() in KEPT_SUFFIXES else ".png"
+    return Path(out_dir) / (source.stem + suffix)
+
+
+def denoise_files(inputs, out_dir, endpoints, force=False, ensemble=False, progress=True):
     """Denoise every image of `inputs` into `out_dir` under the same names; returns the written paths.
 
-    Refuses before writing anything when an output would overwrite an input, or an existing
-    file without `force`.
+    `endpoints` is a `tfvae.serving.endpoints.Endpoints`; `ensemble` uses its self-ensemble;
+    `progress` prints a line per image on stderr. Refuses
+    before writing anything when an output would overwrite an input, or an existing file without
+    `force`. A file that fails does not stop the others: the failures are raised together at the end.
     """
     files = list_images(inputs)
-    out_dir = Path(out_dir)
-    targets = [
-        out_dir / (f.stem + (f.suffix if f.suffix.lower() in (".png", ".jpg", ".jpeg") else ".png")) for f in files
-    ]
+    targets = [output_path(f, out_dir) for f in files]
     for source, target in zip(files, targets):
         if target.resolve() == source.resolve():
             raise FileExistsError(f"{target} would overwrite its input; choose another --out.")
@@ -89,8 +121,24 @@ def denoise_files(inputs, out_dir, denoise, image_shape, force=False):
             raise FileExistsError(f"{target} already exists; pass --force to overwrite it.")
     if len(set(targets)) != len(targets):
         raise ValueError("Two inputs share a file name; denoise them into separate --out folders.")
-    images = [match_channels(read_image(f), image_shape[-1], f) for f in files]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for image, target in zip(images, targets):
-        write_image(target, denoise_image(image, denoise, image_shape))
-    return targets
+    if ensemble and endpoints.denoise_ensemble is None:
+        raise ValueError(f"Expected a model with a self-ensemble. Received: a {endpoints.model_class} without one.")
+    denoise = endpoints.denoise_ensemble if ensemble else endpoints.denoise
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    written, failures = [], []
+    for number, (source, target) in enumerate(zip(files, targets), start=1):
+        try:
+            pixels = denoise_pixels(read_image(source), denoise, endpoints.image_shape, endpoints.size_multiple)
+            write_image(target, pixels)
+            written.append(target)
+            status = f"-> {target}"
+        except (ValueError, tf.errors.OpError) as error:
+            failures.append(f"{source}: {error}")
+            status = "failed"
+        if progress:
+            print(f"[{number}/{len(files)}] {source} {status}", file=sys.stderr, flush=True)
+    if failures:
+        raise ValueError(
+            f"{len(failures)} of {len(files)} images failed ({len(written)} written): " + "; ".join(failures)
+        )
+    return written

@@ -1,10 +1,12 @@
 """Export a trained model as a SavedModel for TF Serving: `<base>/<name>/<version>/`.
 
 Endpoints (any batch size, no Python objects needed to load):
-    serving_default  images (N, H, W, C) float32 in [0, 1] -> {"denoised"} (optionally the mean over
-                     flipped / rotated copies: `self_ensemble`, see tfvae.serving.ensemble)
-    encode           images -> {"z_mean", "z_log_var"} (VAE) or {"z"} (autoencoder, PCA)
-    decode           z -> {"images"}
+    serving_default   images (N, H, W, C) float32 in [0, 1] -> {"denoised"}, one pass; a fully
+                      convolutional model takes any H and W (padded inside, cropped back)
+    denoise_ensemble  the same input -> {"denoised"}, the mean over flipped / rotated copies
+                      (tfvae.serving.ensemble; 2 or 8 passes)
+    encode            images of the training size -> {"z_mean", "z_log_var"} (VAE) or {"z"}
+    decode            z -> {"images"}
 The version folder is written under a temporary name and renamed, so a server never sees half
 of it; an existing version is only replaced with `force=True`.
 
@@ -21,34 +23,56 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae.serving.ensemble import check_self_ensemble, self_ensemble
+from tfvae.models.saving import load_model
+from tfvae.serving.ensemble import check_self_ensemble, default_ensemble, self_ensemble
+from tfvae.serving.inference import denoise_whole
+
+ENSEMBLE_SIGNATURE = "denoise_ensemble"
 
 
 def checked(tensor, name, shape):
-    """`tensor` with its static shape set to (None, *shape), after checking it at run time."""
+    """`tensor` with its static shape set to (None, *shape), after checking it at run time; a None
+    in `shape` (any height or width) only needs to be >= 1."""
     received = tf.shape(tensor)
     dims = tf.concat([received, tf.fill([len(shape) + 1], -1)], axis=0)[1 : len(shape) + 1]
+    wanted = tf.constant([-1 if size is None else size for size in shape])
+    fits = tf.where(wanted < 0, dims >= 1, tf.equal(dims, wanted))
     batch = tf.concat([received, [0]], axis=0)[0]
-    ok = tf.logical_and(tf.equal(tf.size(received), len(shape) + 1), tf.reduce_all(tf.equal(dims, shape)))
+    ok = tf.logical_and(tf.equal(tf.size(received), len(shape) + 1), tf.reduce_all(fits))
     ok = tf.logical_and(ok, batch > 0)
-    expected = ", ".join(map(str, shape))
+    expected = ", ".join("any" if size is None else str(size) for size in shape)
     check = tf.debugging.Assert(
-        ok, [f"Expected {name} of shape (N, {expected}) with N >= 1. Received shape:", received]
+        ok, [f"Expected {name} of shape (N, {expected}) with N >= 1. Received shape:", received], summarize=8
     )
     with tf.control_dependencies([check]):
         return tf.ensure_shape(tf.identity(tensor), (None, *shape))
 
 
-def build_archive(model, ensemble="none"):
-    """A keras.export.ExportArchive with the three named endpoints; serving_default averages the
-    copies of the `ensemble` (tfvae.serving.ensemble.TRANSFORMS, checked by `export_model`)."""
+def served_shape(model):
+    """The image shape serving_default takes: any height and width for a fully convolutional model."""
+    return model.image_shape if model.size_multiple is None else (None, None, model.image_shape[-1])
+
+
+def single_pass(model):
+    """The model as a function on image batches it takes: whole images of any size when it can."""
+    return model if model.size_multiple is None else (lambda images: denoise_whole(model, images))
+
+
+def build_archive(model, ensemble):
+    """A keras.export.ExportArchive with the named endpoints: serving_default (one pass),
+    denoise_ensemble (the `ensemble` of tfvae.serving.ensemble.TRANSFORMS; none: no such
+    signature), encode and decode (models with a latent)."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     images = tf.TensorSpec(None, tf.float32, name="images")
     latents = tf.TensorSpec(None, tf.float32, name="z")
+    denoise = single_pass(model)
 
-    def denoise(images):
-        return {"denoised": self_ensemble(model, checked(images, "images", model.image_shape), ensemble)}
+    def serve(images):
+        return {"denoised": denoise(checked(images, "images", served_shape(model)))}
+
+    def serve_ensemble(images):
+        return {"denoised": self_ensemble(denoise, checked(images, "images", served_shape(model)), ensemble)}
 
     def encode(images):
         return model.latents(checked(images, "images", model.image_shape))
@@ -56,7 +80,9 @@ def build_archive(model, ensemble="none"):
     def decode(z):
         return {"images": model.decode(checked(z, "z", model.latent_shape))}
 
-    archive.add_endpoint("serving_default", denoise, input_signature=[images])
+    archive.add_endpoint("serving_default", serve, input_signature=[images])
+    if ensemble != "none":
+        archive.add_endpoint(ENSEMBLE_SIGNATURE, serve_ensemble, input_signature=[images])
     if model.has_latent:
         archive.add_endpoint("encode", encode, input_signature=[images])
         archive.add_endpoint("decode", decode, input_signature=[latents])
@@ -67,7 +93,7 @@ WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 METADATA_FILE = Path("assets.extra") / "tfvae.json"
 
 
-def write_metadata(saved_model_dir, model, ensemble="none"):
+def write_metadata(saved_model_dir, model, ensemble):
     """assets.extra/tfvae.json: image and latent shapes, what the model can do, the self-ensemble and its config."""
     path = Path(saved_model_dir) / METADATA_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +101,7 @@ def write_metadata(saved_model_dir, model, ensemble="none"):
         "class": type(model).__name__,
         "image_shape": list(model.image_shape),
         "latent_shape": list(model.latent_shape) if model.has_latent else [],
+        "size_multiple": model.size_multiple,  # null: only image_shape; else any H, W (padded inside)
         "capabilities": {"has_latent": model.has_latent, "can_sample": model.can_sample},
         "self_ensemble": ensemble,
         "config": model.get_config(),
@@ -107,13 +134,17 @@ def write_warmup_requests(saved_model_dir, name, image_shape, batch_sizes=(1, 8)
     return path
 
 
-def export_model(model, base_dir, name, version, force=False, ensemble="none"):
-    """Write `base_dir/name/version/` atomically (with warm-up requests); returns its path."""
+def export_model(model, base_dir, name, version, force=False, ensemble=None):
+    """Write `base_dir/name/version/` atomically (with warm-up requests); returns its path.
+
+    `ensemble` names the denoise_ensemble signature's copies (None: the largest that fits the model,
+    `default_ensemble`; "none": no such signature)."""
     if not isinstance(version, int) or version < 1:
         raise ValueError(
             f"Expected version to be a positive integer (TF Serving's layout). Received: version={version!r}."
         )
-    check_self_ensemble(ensemble, model.image_shape)
+    ensemble = ensemble or default_ensemble(model.image_shape, model.size_multiple)
+    check_self_ensemble(ensemble, model.image_shape, model.size_multiple)
     target = Path(base_dir) / name / str(version)
     if target.exists() and not force:
         raise FileExistsError(f"{target} already exists; pass --force to replace it, or export a new --version.")
@@ -130,3 +161,21 @@ def export_model(model, base_dir, name, version, force=False, ensemble="none"):
     finally:
         shutil.rmtree(partial, ignore_errors=True)  # only left behind by a failure (e.g. a full disk)
     return target
+
+
+def load_trained_model(path):
+    """The Keras model of a run folder or .keras file, or the one a tfvae SavedModel folder was
+    exported from: rebuilt from its assets.extra/tfvae.json config, its variables assigned in order
+    (so a shipped model can be exported again with today's signatures)."""
+    path = Path(path)
+    if not (path / "saved_model.pb").exists():
+        return load_model(path)
+    metadata = json.loads((path / METADATA_FILE).read_text())
+    model = keras.saving.get_registered_object(f"tfvae>{metadata['class']}").from_config(metadata["config"])
+    variables = tf.saved_model.load(str(path)).variables
+    expected, received = [tuple(v.shape) for v in model.variables], [tuple(v.shape) for v in variables]
+    if expected != received:
+        raise ValueError(f"Expected {path} to hold the variables of its config {expected}. Received: {received}.")
+    for target, value in zip(model.variables, variables):
+        target.assign(value)
+    return model

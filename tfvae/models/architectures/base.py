@@ -26,6 +26,7 @@ class Architecture:
     name: ClassVar[str]
     vae_likelihood: ClassVar[str] = "gaussian"  # the VAE's likelihood unless one is given
     prefers_xla: ClassVar[bool] = False  # compile(jit_compile="auto") uses XLA
+    fully_convolutional: ClassVar[bool] = False  # the networks take any height and width (multiples of size_divisor)
     width: int = 32
     latent_dim: int = 4
 
@@ -74,15 +75,19 @@ class Architecture:
     def build_encoder(self, image_shape, heads):
         """A keras.Model from images to a dict of latent tensors named by `heads`."""
         self.check_image_shape(image_shape)
-        images = keras.Input(tuple(image_shape), name="images")
+        images = keras.Input(self.network_input_shape(image_shape), name="images")
         trunk, head = self.encoder_trunk(images)
         return keras.Model(images, {name: head(self.latent_dim, name)(trunk) for name in heads}, name="encoder")
 
     def build_decoder(self, image_shape):
         """A keras.Model from latents to the decoder's linear output, shaped like the images."""
         self.check_image_shape(image_shape)
-        latent = keras.Input(self.latent_shape(image_shape), name="z")
+        latent = keras.Input(self.network_input_shape(self.latent_shape(image_shape)), name="z")
         return keras.Model(latent, self.decoder_output(latent, tuple(image_shape)), name="decoder")
+
+    def network_input_shape(self, shape):
+        """`shape` as a network's Input: height and width left open when fully convolutional."""
+        return (None, None, shape[-1]) if self.fully_convolutional else tuple(shape)
 
     def get_config(self):
         """{"arch": name, each hyperparameter}: the model configs' architecture part."""

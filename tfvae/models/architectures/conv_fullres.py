@@ -17,6 +17,7 @@ class ConvFullres(Architecture):
     of encoder and decoder (default 4)."""
 
     name = "conv-fullres"
+    fully_convolutional = True
     width: int = 32
     latent_dim: int = 3
     conv_layers: int = dataclasses.field(default=4, metadata={"minimum": 0})

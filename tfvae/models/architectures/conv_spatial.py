@@ -53,6 +53,7 @@ class ConvSpatial(Architecture):
     """
 
     name = "conv-spatial"
+    fully_convolutional = True
     width: int = 32
     latent_dim: int = 4
     latent_stride: int = 2
