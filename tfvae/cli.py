@@ -10,10 +10,10 @@
     TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
         tfvae train --strategy multiworker --out /shared/runs/big        # once per worker, own index
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
-    tfvae export runs/cifar10_vae --name cifar10_vae --version 6 --self-ensemble dihedral   # 8 copies averaged
+    tfvae export runs/cifar10_vae --name cifar10_vae --version 7 --self-ensemble dihedral   # denoise_ensemble: 8 copies
     tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
     tfvae evaluate saved_models/mnist_vae/8 --dataset mnist --split test --samples 16 --out eval_test
-    tfvae denoise saved_models/mnist_vae/8 my_scans/ photo.png --out denoised/
+    tfvae denoise saved_models/cifar10_vae/6 photos/ scan.png --out denoised/ [--self-ensemble]   # any size
     tfvae sample saved_models/mnist_vae/8 -n 64 --out samples.png
     tfvae tune --dataset mnist --tuner random --max-trials 8 --epochs 3 --dir tuning/mnist --out runs/mnist_best
 
