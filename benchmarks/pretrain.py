@@ -1,11 +1,12 @@
-"""Retrain a shipped pretrained denoising VAE from scratch: one command per dataset.
+"""Retrain a shipped pretrained denoising VAE from scratch: one command per model.
 
     python benchmarks/pretrain.py mnist --version 9      # or: make pretrained-mnist VERSION=9
     python benchmarks/pretrain.py cifar10 --version 7
+    python benchmarks/pretrain.py photos --version 2     # CIFAR-10's stages, then a grey-mix stage
 
-Trains the dataset's recipe (`tfvae.training.recipes.PRETRAINED`), stage by stage, into
-runs/pretrained/<dataset>[-<stage>] (rerunning after an interruption resumes where the last epoch
-ended; finished stages are reused), exports the last stage to saved_models/<dataset>_vae/<version>
+Trains the model's recipe (`tfvae.training.recipes.PRETRAINED`), stage by stage, into
+runs/pretrained/<model>[-<stage>] (rerunning after an interruption resumes where the last epoch
+ended; finished stages are reused), exports the last stage to saved_models/<model>_vae/<version>
 in float32 (it serves on any CPU) and scores it on the validation slice next to the noisy input,
 blur and PCA (evaluation.md in the last stage's run folder).
 """
@@ -24,7 +25,7 @@ from tfvae.training import recipes, run
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", choices=sorted(recipes.PRETRAINED))
+    parser.add_argument("model", choices=sorted(recipes.PRETRAINED), help="the shipped model's name without _vae")
     parser.add_argument("--version", type=int, required=True, help="SavedModel version to write")
     parser.add_argument("--runs", default="runs/pretrained", help="where the run folders go")
     parser.add_argument("--to", default="saved_models", help="SavedModel root")
@@ -33,26 +34,27 @@ def main(argv=None):
     )
     parser.add_argument("--fast", action="store_true", help="tiny data and budgets: checks that the script runs")
     args = parser.parse_args(argv)
+    dataset = recipes.PRETRAINED_DATASETS.get(args.model, args.model)
     run_dir = None
-    for stage, preset in enumerate(recipes.PRETRAINED[args.dataset], start=1):
-        previous, run_dir = run_dir, Path(args.runs) / (args.dataset if stage == 1 else f"{args.dataset}-{stage}")
+    for stage, preset in enumerate(recipes.PRETRAINED[args.model], start=1):
+        previous, run_dir = run_dir, Path(args.runs) / (args.model if stage == 1 else f"{args.model}-{stage}")
         config = dataclasses.replace(
             preset,
-            dataset=args.dataset,
+            dataset=dataset,
             out=str(run_dir),
             init_from=previous and str(previous),
             **(recipes.FAST_PRETRAIN if args.fast else {}),
         )
         if not (run_dir / FINAL_MODEL).exists():
             run.train(config)
-    name = f"{args.dataset}_vae"
+    name = f"{args.model}_vae"
     model = with_network_dtype(load_model(run_dir), "float32")
     target = saved_model.export_model(
-        model, args.to, name, args.version, force=args.force, ensemble=recipes.PRETRAINED_SELF_ENSEMBLE[args.dataset]
+        model, args.to, name, args.version, force=args.force, ensemble=recipes.PRETRAINED_SELF_ENSEMBLE[args.model]
     )
     evaluate.evaluate(
         target,
-        args.dataset,
+        dataset,
         "validation",
         run_dir / "evaluation",
         specs=HEADLINE_SPECS,

@@ -97,3 +97,22 @@ def test_binarize_draws_fresh_bernoulli_targets_with_the_right_mean(images):
     assert abs(clean.mean() - images.mean()) < 0.02  # P(pixel = 1) = its intensity
     np.testing.assert_array_equal(first[0][0], first[0][1])  # "none": input is the binarized target
     assert not np.array_equal(np.sort(clean, axis=None), np.sort(np.concatenate([c for _, c in second]), axis=None))
+
+
+def test_grey_fraction_turns_that_share_of_images_grey():
+    colour = np.random.default_rng(0).uniform(0, 1, (512, 4, 4, 3)).astype(np.float32)
+    noisy, clean = next(iter(make_dataset(colour, "gaussian:0.1", 512, 0, training=True, grey_fraction=0.25)))
+    grey = np.all(np.ptp(clean.numpy(), axis=-1) == 0, axis=(1, 2))
+    assert grey.mean() == pytest.approx(0.25, abs=0.05)
+
+
+def test_a_grey_image_gets_the_same_noise_in_every_channel():
+    colour = np.random.default_rng(0).uniform(0.3, 0.7, (64, 4, 4, 3)).astype(np.float32)  # no clipping
+    noisy, clean = next(iter(make_dataset(colour, "gaussian:0.1", 64, 0, training=True, grey_fraction=1.0)))
+    assert np.ptp(noisy.numpy(), axis=-1).max() == 0
+
+
+def test_without_grey_fraction_colour_images_keep_independent_noise():
+    colour = np.random.default_rng(0).uniform(0.3, 0.7, (64, 4, 4, 3)).astype(np.float32)  # no clipping
+    noisy, _ = next(iter(make_dataset(colour, "gaussian:0.1", 64, 0, training=True)))
+    assert np.ptp(noisy.numpy(), axis=-1).min() > 0

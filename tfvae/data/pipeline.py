@@ -30,6 +30,19 @@ def binarized(images, seed):
     return tf.cast(tf.random.stateless_uniform(tf.shape(images), seed) < images, images.dtype)
 
 
+def greyed(images, fraction, seed):
+    """(`images` with a seeded `fraction` of them turned grey: the channel mean in every channel,
+    the (N, 1, 1, 1) mask of those images)."""
+    chosen = tf.random.stateless_uniform(tf.stack([tf.shape(images)[0], 1, 1, 1]), seed) < fraction
+    grey = tf.broadcast_to(tf.reduce_mean(images, axis=-1, keepdims=True), tf.shape(images))
+    return tf.where(chosen, grey, images), chosen
+
+
+def _one_noise_for_grey(noisy, chosen):
+    """A grey photo's noise is the same in every channel: the chosen images keep channel 0's."""
+    return tf.where(chosen, tf.broadcast_to(noisy[..., :1], tf.shape(noisy)), noisy)
+
+
 def _stream_seed(seed, stream):
     """Independent int64 seed pairs for the shuffling (stream 0) and the noise (stream 1)."""
     return tf.constant([seed, stream], tf.int64)
@@ -48,7 +61,9 @@ def shuffled_index_batches(count, batch_size, seed, first_step=0):
     return passes.flat_map(one_pass).skip(first_step % per_pass)
 
 
-def make_dataset(images, noise, batch_size, seed, training, device="auto", binarize=False, first_step=0):
+def make_dataset(
+    images, noise, batch_size, seed, training, device="auto", binarize=False, first_step=0, grey_fraction=0.0
+):
     """A tf.data.Dataset of `(noisy, clean)` float32 batches.
 
     Args:
@@ -63,6 +78,8 @@ def make_dataset(images, noise, batch_size, seed, training, device="auto", binar
         binarize: replace each clean batch by a fresh Bernoulli sample of it (dynamically
             binarized MNIST, the density-modelling setting); noise is then added to that.
         first_step: training only: start the stream at this global step (resuming a run).
+        grey_fraction: that fraction of the images (drawn per image and step) turned grey, the
+            same noise in every channel, as a grey photo reaches an RGB model.
     """
     images = check_images(images)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -76,6 +93,8 @@ def make_dataset(images, noise, batch_size, seed, training, device="auto", binar
         raise ValueError(
             f"Expected first_step to be an integer >= 0, and 0 unless training. Received: first_step={first_step!r}."
         )
+    if not 0 <= grey_fraction <= 1:
+        raise ValueError(f"Expected 0 <= grey_fraction <= 1. Received: grey_fraction={grey_fraction!r}.")
     noise = parse_noise(noise)
     pixels = tf.constant(images)
     if training:
@@ -92,5 +111,13 @@ def make_dataset(images, noise, batch_size, seed, training, device="auto", binar
         batches = batches.apply(tf.data.experimental.copy_to_device(device))
     if binarize:
         batches = batches.map(lambda x, s: (binarized(x, tf.random.experimental.stateless_fold_in(s, 1)), s))
-    batches = batches.map(lambda x, s: (noise(x, s), x), num_parallel_calls=tf.data.AUTOTUNE)
+    if grey_fraction:
+        batches = batches.map(
+            lambda x, s: (*greyed(x, grey_fraction, tf.random.experimental.stateless_fold_in(s, 2)), s)
+        )
+        batches = batches.map(
+            lambda x, chosen, s: (_one_noise_for_grey(noise(x, s), chosen), x), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    else:
+        batches = batches.map(lambda x, s: (noise(x, s), x), num_parallel_calls=tf.data.AUTOTUNE)
     return batches.prefetch(tf.data.AUTOTUNE)

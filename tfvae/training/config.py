@@ -35,6 +35,9 @@ class TrainConfig:
     dataset: str = _field("mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
     noise: str = _field("gaussian:0-0.5", "training noise spec ('none': plain autoencoder)")
     binarize: bool = _field(False, "train on fresh Bernoulli samples of the images (binarized MNIST)")
+    grey_fraction: float = _field(
+        0.0, "fraction of training images turned grey, the same noise in every channel (RGB models for grey photos)"
+    )
     width: int | None = _field(None, "hidden units / channels (default: the architecture's; dncnn 64)")
     latent_dim: int | None = _field(
         None, "latent size / channels (default: the architecture's); PCA: components (best on validation)"
@@ -111,6 +114,8 @@ class TrainConfig:
         if self.model in ("ae", "vae"):  # an impossible architecture fails here, before a run folder exists
             hyperparameters = {name: getattr(self, name) for name in architectures.HYPERPARAMETERS}
             architectures.create(self.arch or MODELS[self.model].default_arch, **hyperparameters)
+        if not 0 <= self.grey_fraction <= 1:
+            raise ValueError(f"Expected 0 <= grey_fraction <= 1. Received: grey_fraction={self.grey_fraction!r}.")
         if not 0 <= self.ema < 1:
             raise ValueError(f"Expected 0 <= ema < 1 (0: off). Received: ema={self.ema!r}.")
         if self.xla not in XLA_CHOICES:

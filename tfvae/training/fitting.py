@@ -58,9 +58,16 @@ def make_streams(config, train_images, validation_images, first_step=0):
         training=True,
         binarize=config.binarize,
         first_step=first_step,
+        grey_fraction=config.grey_fraction,
     )
     validation_data = make_dataset(
-        validation_images, config.noise, VALIDATION_BATCH, config.seed, training=False, binarize=config.binarize
+        validation_images,
+        config.noise,
+        VALIDATION_BATCH,
+        config.seed,
+        training=False,
+        binarize=config.binarize,
+        grey_fraction=config.grey_fraction,
     )
     return train_data, validation_data
 
