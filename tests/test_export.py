@@ -286,3 +286,30 @@ def test_a_shipped_model_scores_its_card_on_a_slice(name, signature, sigma_index
     denoised = serve.signatures[signature](images=tf.constant(noisy))["denoised"]
     card = CARDS[name][signature][sigma_index]
     assert float(np.mean(psnr(clean, denoised))) == pytest.approx(card, abs=CARD_TOLERANCE_DB)
+
+
+@pytest.fixture
+def earlier_export(tmp_path):
+    """A SavedModel as tfvae 0.1 wrote it: its tfvae.json without capabilities, `depth` in the config."""
+    target = saved_model.export_model(MODELS["vae"](), tmp_path, "vae", 1)
+    metadata_file = target / saved_model.METADATA_FILE
+    metadata = json.loads(metadata_file.read_text())
+    for key in ("capabilities", "size_multiple"):
+        del metadata[key]
+    metadata["config"]["depth"] = metadata["config"].pop("residual_blocks")
+    metadata_file.write_text(json.dumps(metadata))
+    return target
+
+
+def test_an_earlier_export_is_refused_with_the_command_that_mends_it(earlier_export):
+    from tfvae.serving.endpoints import load_endpoints
+
+    with pytest.raises(ValueError, match="earlier tfvae.*tfvae export"):
+        load_endpoints(earlier_export)
+
+
+def test_an_earlier_export_can_be_exported_again(earlier_export, tmp_path):
+    from tfvae.serving.endpoints import load_endpoints
+
+    again = saved_model.export_model(saved_model.load_trained_model(earlier_export), tmp_path, "vae", 2)
+    assert load_endpoints(again).size_multiple == 2

@@ -323,3 +323,28 @@ def test_dncnn_subtracts_its_noise_estimate():
     np.testing.assert_allclose(model(x), np.clip(x - 0.25, 0, 1), atol=1e-6)
     assert model(x, training=True).numpy().min() < 0  # unclipped in training: the loss keeps its gradient
     assert len(model.noise_estimator.layers) == 1 + 3 * 1 + 1
+
+
+@pytest.mark.parametrize(
+    "old, architecture",
+    [
+        (
+            {"arch": "conv-residual", "width": 8, "latent_dim": 2, "latent_stride": 2, "depth": 2},
+            architectures.ConvFullres(width=8, latent_dim=2, conv_layers=2),
+        ),
+        (
+            {"arch": "conv-spatial", "width": 8, "latent_dim": 2, "latent_stride": 2, "depth": 1},
+            architectures.ConvSpatial(width=8, latent_dim=2, residual_blocks=1),
+        ),
+        (
+            {"arch": "mlp", "width": 32, "latent_dim": 4, "latent_stride": 2, "depth": None},
+            architectures.MLP(width=32, latent_dim=4),
+        ),
+    ],
+)
+def test_a_config_of_tfvae_0_1_still_loads(old, architecture):
+    assert VAE.from_config({"image_shape": (16, 16, 1), **old}).architecture == architecture
+
+
+def test_a_dncnn_config_of_tfvae_0_1_still_loads():
+    assert DnCNN.from_config({"image_shape": (16, 16, 1), "depth": 3, "width": 4}).conv_layers == 3

@@ -71,6 +71,14 @@ class DnCNN(TrainingDefaults, keras.Model):
         denoised = images - tf.cast(self.noise_estimator(images, training=training), tf.float32)
         return denoised if training else tf.clip_by_value(denoised, 0.0, 1.0)
 
+    @classmethod
+    def from_config(cls, config):
+        """Also reads the configs of tfvae 0.1, which called `conv_layers` `depth`."""
+        config = dict(config)
+        if "depth" in config:
+            config["conv_layers"] = config.pop("depth")
+        return super().from_config(config)
+
     def get_config(self):
         return {
             **super().get_config(),

@@ -1,5 +1,7 @@
 """What the autoencoder and the VAE share: an encoder and a decoder built from an architecture."""
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
@@ -85,6 +87,23 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         """None when the model takes only `image_shape` images; else it takes any height and width
         that are multiples of this (a fully convolutional architecture)."""
         return self.architecture.size_divisor() if self.architecture.fully_convolutional else None
+
+    @classmethod
+    def from_config(cls, config):
+        """Also reads the configs of tfvae 0.1, which held every hyperparameter for every architecture
+        (unused ones ignored) and whose `depth` meant residual blocks (conv-spatial) or convolutions
+        (conv-residual, now conv-fullres)."""
+        if "depth" not in config:
+            return super().from_config(config)
+        config = dict(config)
+        depth = config.pop("depth")
+        if config["arch"] == "conv-residual":
+            config.update(arch="conv-fullres", conv_layers=depth)
+        elif config["arch"] == "conv-spatial":
+            config["residual_blocks"] = depth
+        own = {field.name for field in dataclasses.fields(architectures.ARCHITECTURES[config["arch"]])}
+        unused = set(architectures.HYPERPARAMETERS) - own
+        return super().from_config({key: value for key, value in config.items() if key not in unused})
 
     def get_config(self):
         return {

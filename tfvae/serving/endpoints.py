@@ -57,6 +57,11 @@ def saved_model_endpoints(path):
     """Endpoints of the SavedModel folder `path`, through its signatures."""
     signatures = tf.saved_model.load(str(path)).signatures
     metadata = json.loads((Path(path) / METADATA_FILE).read_text())
+    if "capabilities" not in metadata:
+        raise ValueError(
+            f"{path} was exported by an earlier tfvae (its {METADATA_FILE} says nothing of what it can do). "
+            f"Export it again: tfvae export {path} --name NAME --version NEW_VERSION."
+        )
 
     def call(name, **inputs):
         return {k: v.numpy() for k, v in signatures[name](**{k: tf.constant(v) for k, v in inputs.items()}).items()}
