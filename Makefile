@@ -8,7 +8,6 @@ TF_EXTRA ?= cpu
 # The offline copies beside the checkout (../shared/data) are used when present.
 SHARED_DATA := $(abspath ../shared/data)
 export TFVAE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 DEMO_DATA ?= mnist
 DEMO_OUT ?= demo
 DEMO_SECONDS ?= 150

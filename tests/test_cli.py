@@ -68,3 +68,27 @@ def test_help_lists_the_commands(capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert "data" in out and "noise" in out and "tfvae noise preview" in out
+
+
+def run_console_command(argv, env):
+    """The installed `tfvae` console command (the quiet launcher), next to this Python."""
+    import os
+
+    command = os.path.join(os.path.dirname(sys.executable), "tfvae")
+    return subprocess.run([command, *argv], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_the_console_command_prints_no_tensorflow_start_up_lines(fake_data_root):
+    import os
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = run_console_command(["data", "info", "mnist", "--data-dir", str(fake_data_root), "--no-download"], env)
+    assert result.returncode == 0 and "oneDNN" not in result.stderr and "absl" not in result.stderr, result.stderr
+
+
+def test_debug_shows_tensorflows_start_up_lines(fake_data_root):
+    import os
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = run_console_command(["--debug", "data", "info", "mnist", "--data-dir", str(fake_data_root)], env)
+    assert "oneDNN" in result.stderr

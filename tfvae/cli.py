@@ -23,11 +23,14 @@ then TFDS. Errors print one line and exit 1; --debug shows the traceback.
 
 import argparse
 import dataclasses
+import os
 import sys
 import typing
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+from absl import logging as absl_logging
 
 from tfvae.data import noise, sources
 from tfvae.evaluation import bench, evaluate, figures
@@ -322,6 +325,10 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if not args.debug and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        # TensorFlow's and TFDS's Python-side log notices (retracing, dataset folders); warnings stay
+        tf.get_logger().setLevel("ERROR")
+        absl_logging.set_verbosity(absl_logging.ERROR)
     try:
         args.run(args)
     except Exception as error:  # one line for users; --debug for developers

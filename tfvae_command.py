@@ -1,0 +1,38 @@
+"""The `tfvae` console command: `tfvae.cli` imported quietly.
+
+TensorFlow 2.21 writes its start-up log lines (absl, oneDNN, CPU features) to stderr while it is
+imported, whatever TF_CPP_MIN_LOG_LEVEL says. This launcher sits outside the `tfvae` package,
+because importing anything in the package imports TensorFlow (`import tfvae` registers the Keras
+classes), and silences stderr at the file-descriptor level for that import only: unless the user
+set TF_CPP_MIN_LOG_LEVEL or passed --debug. Errors raised by the import itself still show.
+"""
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def stderr_silenced():
+    """File descriptor 2 points at /dev/null inside the block (C++ libraries write there directly)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    quiet = "--debug" not in argv and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    with stderr_silenced() if quiet else contextlib.nullcontext():
+        from tfvae import cli
+    return cli.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
