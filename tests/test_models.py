@@ -348,3 +348,10 @@ def test_a_config_of_tfvae_0_1_still_loads(old, architecture):
 
 def test_a_dncnn_config_of_tfvae_0_1_still_loads():
     assert DnCNN.from_config({"image_shape": (16, 16, 1), "depth": 3, "width": 4}).conv_layers == 3
+
+
+def test_an_odd_size_traced_with_an_open_shape_is_refused_when_it_runs():
+    vae = VAE((16, 16, 1), width=4, latent_dim=2, seed=0)
+    call = tf.function(vae, input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32)])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="height a multiple of 2"):
+        call(tf.zeros((1, 15, 16, 1)))

@@ -71,10 +71,11 @@ def check_image_batch(images, image_shape, size_multiple=None):
                 f"Expected images of shape (N, H, W, {image_shape[-1]}). Received: shape={tuple(images.shape)}."
             )
         for axis, name in ((1, "height"), (2, "width")):
-            if images.shape[axis] is not None and images.shape[axis] % size_multiple:
-                raise ValueError(
-                    f"Expected image {name} a multiple of {size_multiple}. Received: shape={tuple(images.shape)}."
-                )
+            message = f"Expected image {name} a multiple of {size_multiple}."
+            if images.shape[axis] is None:  # traced with an open size: checked when it runs
+                tf.debugging.assert_equal(tf.shape(images)[axis] % size_multiple, 0, message=message)
+            elif images.shape[axis] % size_multiple:
+                raise ValueError(f"{message} Received: shape={tuple(images.shape)}.")
     tf.debugging.assert_positive(tf.shape(images)[0], "Expected at least one image. Received: an empty batch.")
     tf.debugging.assert_all_finite(images, "Expected finite images. Received: NaN or Inf values.")
     tf.debugging.assert_greater_equal(
