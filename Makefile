@@ -15,7 +15,7 @@ DEMO_SECONDS ?= 150
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 DEMO_RUN := $(DEMO_OUT)/run-$(STAMP)
 
-.PHONY: demo test lint notebooks tutorials install clean
+.PHONY: demo test lint cli-help notebooks tutorials install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+
+# Regenerate tfvae_help.py, the --help texts the launcher prints without importing TensorFlow.
+cli-help: $(VENV)/.installed
+	$(BIN)/python -c "from tfvae import cli; cli.write_help_module()"
 
 $(VENV)/.installed-tutorials: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[$(TF_EXTRA),tutorials]'

@@ -92,3 +92,39 @@ def test_debug_shows_tensorflows_start_up_lines(fake_data_root):
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     result = run_console_command(["--debug", "data", "info", "mnist", "--data-dir", str(fake_data_root)], env)
     assert "oneDNN" in result.stderr
+
+
+def test_generated_help_texts_match_the_parser():
+    import tfvae_help
+
+    assert cli.help_texts() == tfvae_help.HELP, "tfvae_help.py is stale: run `make cli-help`"
+
+
+def test_help_is_answered_without_importing_tensorflow():
+    code = "import sys, tfvae_command; tfvae_command.main(['train', '--help']); print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "--grey-fraction" in result.stdout and result.stdout.endswith("False\n"), result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "path"),
+    [
+        (["--help"], ""),
+        (["--debug", "-h"], ""),
+        (["data", "info", "--help"], "data info"),
+        (["denoise", "model.keras", "photo.png", "--help"], "denoise"),
+        (["train", "--dataset", "cifar10", "-h"], "train"),
+    ],
+)
+def test_a_help_request_finds_its_command(argv, path):
+    import tfvae_command
+    import tfvae_help
+
+    assert tfvae_command.help_request(argv) == tfvae_help.HELP[path]
+
+
+@pytest.mark.parametrize("argv", [["train", "--out", "x"], ["bogus", "--help"], ["data", "bogus", "-h"]])
+def test_no_help_request_leaves_argv_to_the_parser(argv):
+    import tfvae_command
+
+    assert tfvae_command.help_request(argv) is None
