@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging as absl_logging
 
-from tfvae.data import noise, sources
+from tfvae.data import noise, noisy_copy, sources
 from tfvae.evaluation import bench, evaluate, figures
 from tfvae.models import precision, with_network_dtype
 from tfvae.serving import ensemble, files, saved_model
@@ -72,6 +72,13 @@ def data_info(args):
             f"range [{images.min():.3f}, {images.max():.3f}] mean {images.mean():.4f} std {images.std():.4f} "
             f"classes {len(np.unique(loaded.labels))} from {loaded.origin}"
         )
+
+
+def data_noisy_copy(args):
+    out = noisy_copy.write_noisy_copy(
+        args.source, args.noise, args.out, seed=args.seed, data_dir=args.data_dir, force=args.force
+    )
+    print(f"wrote {out} (train with --dataset {out} --targets noisy --noise none --noise-model gaussian:auto)")
 
 
 def noise_preview(args):
@@ -208,6 +215,20 @@ def build_parser():
     data_commands.add_parser("info", parents=[source], help="counts, shape, value range, origin").set_defaults(
         run=data_info
     )
+    copy_command = data_commands.add_parser(
+        "noisy-copy",
+        help="a fixed noisy copy of the train files, to learn without clean images",
+        description=noisy_copy.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=noise.SPEC_HELP,
+    )
+    copy_command.add_argument("source", help="mnist | fashion_mnist | cifar10 | a local path: its train files")
+    copy_command.add_argument("--data-dir", help="folder searched first for <name>/")
+    copy_command.add_argument("--noise", required=True, help="noise spec, e.g. gaussian:0.05-0.5 (sigma per image)")
+    copy_command.add_argument("--out", required=True, help="a new folder")
+    copy_command.add_argument("--seed", type=int, default=0, help="fixes the noise")
+    copy_command.add_argument("--force", action="store_true", help="replace an earlier noisy copy in --out")
+    copy_command.set_defaults(run=data_noisy_copy)
 
     noise_commands = commands.add_parser("noise", help="noise families").add_subparsers(dest="action", required=True)
     preview = noise_commands.add_parser(

@@ -110,8 +110,14 @@ def read_cifar_pickle(paths):
     return np.concatenate(images), np.concatenate(labels)
 
 
+def image_files(folder):
+    """The image files directly inside `folder`, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def read_image_folder(root):
-    """Read `root/<class>/*.{png,jpg,...}` into uint8 NHWC images and labels (classes sorted by name).
+    """Read `root/<class>/*.{png,jpg,...}` into uint8 NHWC images and labels (classes sorted by name),
+    or a flat `root/*.png` (no class sub-folders; every label 0), in file-name order.
 
     All images must share one height, width and channel count; the first mismatch is reported.
     """
@@ -121,11 +127,16 @@ def read_image_folder(root):
     class_names = sorted(d.name for d in root.iterdir() if d.is_dir())
     files, labels = [], []
     for label, class_name in enumerate(class_names):
-        class_files = sorted(p for p in (root / class_name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        class_files = image_files(root / class_name)
         files += [str(p) for p in class_files]
         labels += [label] * len(class_files)
+    if not class_names:
+        files = [str(p) for p in image_files(root)]
+        labels = [0] * len(files)
     if not files:
-        raise FileNotFoundError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) found in <class>/ sub-folders")
+        raise FileNotFoundError(
+            f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) found in <class>/ sub-folders or in the folder itself"
+        )
 
     def decode(path):
         return tf.io.decode_image(tf.io.read_file(path), expand_animations=False)

@@ -53,7 +53,8 @@ def load(source, split="train", *, data_dir=None, validation_size=DEFAULT_VALIDA
 
     Args:
         source: a TFDS name (`mnist`, `fashion_mnist`, `cifar10`), a local path (IDX files, CIFAR-10
-            binary or python batches, or an image folder `root/<split>/<class>/*`), or several joined
+            binary or python batches, an image folder `root/<split>/<class>/*` or `root/<split>/*`, or
+            a flat folder of images `root/*`, which is the train split), or several joined
             with `+`, e.g. `mnist+cifar10`: images are brought to one shape (smaller images
             zero-padded around the centre, grey replicated to RGB) and labels offset so classes stay
             distinct; each part contributes its share of the validation slice.
@@ -125,7 +126,7 @@ def _read_source(source, file_split, search_roots, data_dir, download):
             raise DataNotFoundError(
                 f"{path}: no {file_split} data in a known layout (IDX files '{file_split}-images-idx3-ubyte[.gz]', "
                 "CIFAR-10 batches 'data_batch_N[.bin]'/'test_batch[.bin]', "
-                f"or an image folder '{file_split}/<class>/*.png')."
+                f"an image folder '{file_split}/<class>/*.png' or '{file_split}/*.png', or images in the folder)."
             )
         return found
     if source not in FOLDER_NAMES:
@@ -163,6 +164,8 @@ def _read_folder(folder, file_split):
                 return (*reader(paths), str(sub))
     if (folder / file_split).is_dir():
         return (*readers.read_image_folder(folder / file_split), str(folder / file_split))
+    if file_split == "train" and readers.image_files(folder):  # a flat folder of images: train files only
+        return (*readers.read_image_folder(folder), str(folder))
     return None
 
 

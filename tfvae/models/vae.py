@@ -13,6 +13,7 @@ import tensorflow as tf
 from tfvae.evaluation.metrics import psnr
 from tfvae.models.encoder_decoder import EncoderDecoder
 from tfvae.models.likelihoods import LIKELIHOODS
+from tfvae.models.noise_models import parse_noise_model
 from tfvae.models.sampling import Sampling
 
 
@@ -54,6 +55,10 @@ class VAE(EncoderDecoder):
         iw_samples: posterior draws per image in the loss: 1 (default) is the ELBO with the
             analytic KL; k > 1 the importance-weighted bound log (1/k) sum_i p(x, z_i) / q(z_i | x)
             (IWAE, Burda et al. 2016), tighter, with beta 1 and no KL warm-up or free bits.
+        noise_model: train on noisy images alone: the decoder outputs the clean signal and the
+            reconstruction term is -log p(noisy input | signal) under this noise model
+            ("gaussian:0.2", "gaussian:auto"; see `tfvae.models.noise_models`), with the gaussian
+            likelihood's output; sigma_x is then unused. Default None: the likelihood of the clean target.
         seed: seeds the Sampling layer.
         network_dtype: Keras dtype policy of the encoder and decoder ("float32", "mixed_bfloat16");
             inputs, latents, outputs and losses are float32 under any.
@@ -73,6 +78,7 @@ class VAE(EncoderDecoder):
         kl_warmup_steps=0,
         free_bits=0.0,
         iw_samples=1,
+        noise_model=None,
         seed=None,
         **kwargs,
     ):
@@ -98,6 +104,13 @@ class VAE(EncoderDecoder):
                 f"bound has no separate KL term). Received: beta={beta!r}, kl_warmup_steps={kl_warmup_steps!r}, "
                 f"free_bits={free_bits!r}."
             )
+        if noise_model is not None and likelihood != "gaussian":
+            raise ValueError(
+                "Expected the gaussian likelihood with a noise model (the decoder outputs the signal itself). "
+                f"Received: likelihood={likelihood!r}, noise_model={noise_model!r}."
+            )
+        self.noise = None if noise_model is None else parse_noise_model(noise_model)
+        self.noise_model = None if noise_model is None else self.noise.spec
         self.likelihood = likelihood
         self.sigma_x = sigma_x
         self.beta = beta
@@ -156,12 +169,18 @@ class VAE(EncoderDecoder):
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
         output = self.decoder_output(tf.reshape(z, (-1, *self.latent_shape)), training=training)
         repeated = tf.reshape(tf.broadcast_to(targets, tf.concat([[samples], tf.shape(targets)], 0)), tf.shape(output))
-        nll = LIKELIHOODS[self.likelihood].nll(repeated, output, self.log_sigma_x)
-        log_likelihood = -tf.reshape(nll, [samples, -1])
+        log_likelihood = -tf.reshape(self.negative_log_likelihood(repeated, output), [samples, -1])
         log_ratio = 0.5 * (z_log_var + tf.square(epsilon) - tf.square(z))  # log N(z; 0, I) - log N(z; z_mean, var)
         return log_likelihood, tf.reduce_sum(tf.reshape(log_ratio, [samples, tf.shape(z_mean)[0], -1]), axis=2), output
 
     # === Training ===
+    def negative_log_likelihood(self, targets, output):
+        """-log p(targets | decoder output) per image: under the noise model when there is one (the
+        targets are then the noisy inputs themselves), else the likelihood's."""
+        if self.noise is not None:
+            return self.noise.nll(targets, output)
+        return LIKELIHOODS[self.likelihood].nll(targets, output, self.log_sigma_x)
+
     def kl_weight(self):
         """beta, ramped up linearly over the first `kl_warmup_steps` optimizer steps."""
         if not self.kl_warmup_steps:
@@ -169,7 +188,7 @@ class VAE(EncoderDecoder):
         progress = tf.cast(self.optimizer.iterations + 1, tf.float32) / self.kl_warmup_steps
         return self.beta * tf.minimum(1.0, progress)
 
-    def elbo_terms(self, noisy, clean, training):
+    def elbo_terms(self, noisy, targets, training):
         """The negative ELBO with one posterior draw and the analytic KL, as batch means:
         {"loss": reconstruction + beta * KL (in training: warmed-up beta, free bits), "reconstruction",
         "kl", "reconstructed": the mean image of the draw}."""
@@ -178,7 +197,7 @@ class VAE(EncoderDecoder):
         kl_per_dim = kl_divergence(z_mean, z_log_var)
         kl = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=1))
         output = self.decoder_output(self.sampling([z_mean, z_log_var], training=True), training=training)
-        reconstruction = tf.reduce_mean(likelihood.nll(clean, output, self.log_sigma_x))
+        reconstruction = tf.reduce_mean(self.negative_log_likelihood(targets, output))
         loss = reconstruction + self.beta * kl
         if training:
             penalty = kl
@@ -187,13 +206,13 @@ class VAE(EncoderDecoder):
             loss = reconstruction + self.kl_weight() * penalty
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl, "reconstructed": likelihood.mean(output)}
 
-    def importance_weighted_terms(self, noisy, clean, training):
+    def importance_weighted_terms(self, noisy, targets, training):
         """The negative importance-weighted bound over `iw_samples` draws, as batch means:
-        {"loss", "reconstruction": -mean log p(clean | z) over the draws, "kl": the analytic KL
+        {"loss", "reconstruction": -mean log p(targets | z) over the draws, "kl": the analytic KL
         (reported), "reconstructed": the mean image of each image's first draw}."""
         z_mean, z_log_var = self.encode(noisy, training=training)
         epsilon = self.sampling.noise(tf.concat([[self.iw_samples], tf.shape(z_mean)], 0))
-        log_likelihood, log_ratio, output = self.importance_terms(clean, z_mean, z_log_var, epsilon, training)
+        log_likelihood, log_ratio, output = self.importance_terms(targets, z_mean, z_log_var, epsilon, training)
         bound = importance_weighted_bound(log_likelihood + log_ratio)
         return {
             "loss": -tf.reduce_mean(bound),
@@ -202,16 +221,22 @@ class VAE(EncoderDecoder):
             "reconstructed": LIKELIHOODS[self.likelihood].mean(output[: tf.shape(z_mean)[0]]),
         }
 
-    def loss_terms(self, noisy, clean, training):
+    def loss_terms(self, noisy, targets, training):
         """The terms of this VAE's objective: `importance_weighted_terms` when iw_samples > 1, else `elbo_terms`."""
         terms = self.importance_weighted_terms if self.iw_samples > 1 else self.elbo_terms
-        return terms(noisy, clean, training)
+        return terms(noisy, targets, training)
+
+    def targets(self, noisy, clean):
+        """What the likelihood scores: the input itself under a noise model (a clean image, if the
+        data hold one, only enters the PSNR metric), else the clean image (the input without one)."""
+        return noisy if self.noise is not None or clean is None else clean
 
     def train_step(self, data):
         noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
-        clean = noisy if clean is None else clean
+        targets = self.targets(noisy, clean)
+        clean = targets if clean is None else clean
         with tf.GradientTape() as tape:
-            terms = self.loss_terms(noisy, clean, training=True)
+            terms = self.loss_terms(noisy, targets, training=True)
             # The optimizer sums gradients over replicas: scale the per-replica mean.
             scaled = terms["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
         gradients = tape.gradient(scaled, self.trainable_weights)
@@ -220,8 +245,9 @@ class VAE(EncoderDecoder):
 
     def test_step(self, data):
         noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
-        clean = noisy if clean is None else clean
-        return self._track(self.loss_terms(noisy, clean, training=False), clean, self(noisy, training=False))
+        targets = self.targets(noisy, clean)
+        clean = targets if clean is None else clean
+        return self._track(self.loss_terms(noisy, targets, training=False), clean, self(noisy, training=False))
 
     def _track(self, terms, clean, denoised):
         self.loss_tracker.update_state(terms["loss"])
@@ -240,5 +266,6 @@ class VAE(EncoderDecoder):
             "kl_warmup_steps": self.kl_warmup_steps,
             "free_bits": self.free_bits,
             "iw_samples": self.iw_samples,
+            "noise_model": self.noise_model,
             "seed": self.seed,
         }

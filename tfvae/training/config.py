@@ -9,12 +9,14 @@ import keras
 from tfvae.data import sources
 from tfvae.data.noise import parse_noise
 from tfvae.models import VAE, Autoencoder, DnCNN, architectures
+from tfvae.models.noise_models import parse_noise_model
 from tfvae.models.precision import DTYPE_POLICIES
 from tfvae.training.distribute import STRATEGIES
 
 # model -> its class; pca is fitted in closed form (`tfvae.models.fit_pca`), not by `fit`
 MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE, "dncnn": DnCNN}
-VAE_SETTINGS = ("likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples")
+VAE_SETTINGS = ("likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples", "noise_model")
+TARGETS = ("clean", "noisy")
 LR_SCHEDULES = ("constant", "cosine")
 XLA_CHOICES = {"auto": "auto", "on": True, "off": False}  # -> compile(jit_compile=...); auto: the model decides
 
@@ -33,7 +35,15 @@ class TrainConfig:
     model: str = _field("vae", "pca | ae | vae | dncnn (the supervised baseline)")
     arch: str | None = _field(None, "mlp | conv | conv-spatial | conv-fullres (default: vae conv-spatial, ae conv)")
     dataset: str = _field("mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
-    noise: str = _field("gaussian:0-0.5", "training noise spec ('none': plain autoencoder)")
+    noise: str = _field("gaussian:0-0.5", "training noise spec ('none': plain autoencoder, or images already noisy)")
+    targets: str = _field(
+        "clean",
+        "clean | noisy: the dataset's images are noisy and the only targets (no clean image; vae with "
+        "--noise-model and --noise none, e.g. on a `tfvae data noisy-copy`)",
+    )
+    noise_model: str | None = _field(
+        None, "vae, --targets noisy: the images' noise, gaussian:SIGMA | gaussian:auto (estimated per image)"
+    )
     binarize: bool = _field(False, "train on fresh Bernoulli samples of the images (binarized MNIST)")
     grey_fraction: float = _field(
         0.0, "fraction of training images turned grey, the same noise in every channel (RGB models for grey photos)"
@@ -95,6 +105,7 @@ class TrainConfig:
         if self.model not in MODELS:
             raise ValueError(f"Expected model in {sorted(MODELS)}. Received: model={self.model!r}.")
         parse_noise(self.noise)
+        self._check_targets()
         if self.strategy not in STRATEGIES:
             raise ValueError(f"Expected strategy in {sorted(STRATEGIES)}. Received: strategy={self.strategy!r}.")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -125,6 +136,28 @@ class TrainConfig:
         for name in ("time_budget", "steps_per_epoch", "train_size"):
             if getattr(self, name) is not None:
                 _check_positive(name, getattr(self, name))
+
+    def _check_targets(self):
+        """Noisy targets need a VAE with a noise model and no added noise; a noise model needs noisy targets."""
+        if self.targets not in TARGETS:
+            raise ValueError(f"Expected targets in {TARGETS}. Received: targets={self.targets!r}.")
+        if self.targets == "clean" and self.noise_model is not None:
+            raise ValueError(
+                "Expected a noise model only with --targets noisy (clean targets have their own likelihood). "
+                f"Received: noise_model={self.noise_model!r}."
+            )
+        if self.targets == "noisy":
+            if self.model != "vae" or self.noise_model is None:
+                raise ValueError(
+                    "Expected --model vae and a --noise-model (e.g. gaussian:auto) to learn from noisy images alone. "
+                    f"Received: model={self.model!r}, noise_model={self.noise_model!r}."
+                )
+            if parse_noise(self.noise).spec != "none":
+                raise ValueError(
+                    "Expected --noise none with --targets noisy: the images are noisy already, and noise added "
+                    f"afresh every epoch would be a hidden form of supervision. Received: noise={self.noise!r}."
+                )
+            parse_noise_model(self.noise_model)
 
     def device_list(self):
         """`devices` as a list of device names, or None."""

@@ -170,21 +170,29 @@ def train(config):
         return run_dir  # the chief writes the results and the model
     if config.strategy != "default":
         model = distribute.local_copy(model)
-    write_results(model, run_dir, validation_images, config.seed, seconds)
+    write_results(model, run_dir, validation_images, config, seconds)
     checkpoints.replace_atomically(run_dir / FINAL_MODEL, model.save)  # a model.keras is always complete
     shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # model.keras supersedes them
     return run_dir
 
 
-def write_results(model, run_dir, validation_images, seed, seconds):
-    """metrics.json (per-sigma validation scores) and denoised.png for the trained model."""
-    scores = denoising_scores(model.predict_on_batch, validation_images, seed=seed)
-    metrics = {"train_seconds": round(seconds, 1), "validation_images": len(validation_images), "gaussian": scores}
+def write_results(model, run_dir, validation_images, config, seconds):
+    """metrics.json and denoised.png for the trained model: per-sigma validation scores against the
+    clean images; with noisy targets there is no clean image to score against, so the figure shows
+    the noisy validation images as given and their denoised versions."""
+    metrics = {"train_seconds": round(seconds, 1), "validation_images": len(validation_images)}
+    if config.targets == "noisy":
+        given = validation_images[:8]
+        rows = {"noisy (as given)": given, "denoised": np.asarray(model.predict_on_batch(given))}
+        title = "validation: noisy images as given / denoised"
+    else:
+        metrics["gaussian"] = denoising_scores(model.predict_on_batch, validation_images, seed=config.seed)
+        clean = validation_images[:8]
+        rows = {"clean": clean}
+        for spec in ("gaussian:0.1", "gaussian:0.3", "gaussian:0.5"):
+            noisy = add_noise(clean, spec, seed=config.seed)
+            rows[f"noisy {spec}"] = noisy
+            rows[f"denoised {spec}"] = np.asarray(model.predict_on_batch(noisy))
+        title = "validation: noisy / denoised / clean"
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    clean = validation_images[:8]
-    rows = {"clean": clean}
-    for spec in ("gaussian:0.1", "gaussian:0.3", "gaussian:0.5"):
-        noisy = add_noise(clean, spec, seed=seed)
-        rows[f"noisy {spec}"] = noisy
-        rows[f"denoised {spec}"] = np.asarray(model.predict_on_batch(noisy))
-    figures.save(figures.image_grid(rows, title="validation: noisy / denoised / clean"), run_dir / "denoised.png")
+    figures.save(figures.image_grid(rows, title=title), run_dir / "denoised.png")

@@ -1,0 +1,84 @@
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvae.data import noise
+from tfvae.models import noise_models
+
+
+def log_phi(t):
+    """log of the standard normal CDF, in float64 (exact to t = -37)."""
+    return math.log(0.5 * math.erfc(-t / math.sqrt(2)))
+
+
+@pytest.mark.parametrize("t", [-12.0, -8.5, -7.5, -3.0, 0.0, 2.0])
+def test_log_ndtr_matches_the_closed_form(t):
+    assert float(noise_models.log_ndtr(tf.constant(t))) == pytest.approx(log_phi(t), rel=1e-5)
+
+
+def test_log_ndtr_is_finite_far_in_the_tail():
+    assert np.isfinite(noise_models.log_ndtr(tf.constant([-40.0, -200.0])).numpy()).all()
+
+
+def test_inside_the_range_the_nll_is_the_gaussian_density():
+    nll = noise_models.censored_gaussian_nll(tf.constant(0.7), tf.constant(0.5), 0.1)
+    expected = 0.5 * (0.2 / 0.1) ** 2 + math.log(0.1) + 0.5 * math.log(2 * math.pi)
+    assert float(nll) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_noisy_zero_has_the_probability_of_falling_below_zero():
+    nll = noise_models.censored_gaussian_nll(tf.constant(0.0), tf.constant(0.05), 0.1)
+    assert float(nll) == pytest.approx(-log_phi(-0.5), rel=1e-5)
+
+
+def test_a_noisy_one_has_the_probability_of_rising_above_one():
+    nll = noise_models.censored_gaussian_nll(tf.constant(1.0), tf.constant(0.9), 0.2)
+    assert float(nll) == pytest.approx(-log_phi(-0.5), rel=1e-5)
+
+
+def test_the_clipped_likelihood_is_maximised_at_the_true_signal():
+    # The censored model is exact for clipped noise: its maximum-likelihood signal is the true one,
+    # where the plain Gaussian's (the mean of the clipped values) is biased away from the bound.
+    signal, sigma = 0.05, 0.2
+    noisy = noise.add_noise(np.full((1, 64, 64, 1), signal, np.float32), f"gaussian:{sigma}", seed=0)
+    grid = np.linspace(-0.2, 0.3, 501, dtype=np.float32)
+    nll = [float(tf.reduce_sum(noise_models.censored_gaussian_nll(noisy, tf.constant(s), sigma))) for s in grid]
+    assert abs(grid[int(np.argmin(nll))] - signal) < 0.01
+
+
+def test_clipping_biases_the_plain_mean():  # the fact the previous test is about
+    noisy = noise.add_noise(np.full((1, 64, 64, 1), 0.05, np.float32), "gaussian:0.2", seed=0)
+    assert noisy.mean() - 0.05 > 0.05
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.1, 0.2])
+def test_sigma_is_estimated_from_the_noisy_image(sigma):
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0.3, 0.7, 64, dtype=np.float32)[None, :, None, None] * np.ones((8, 64, 64, 3), np.float32)
+    noisy = np.clip(ramp + sigma * rng.standard_normal(ramp.shape).astype(np.float32), 0, 1)
+    estimated = noise_models.estimate_sigma(noisy).numpy()
+    np.testing.assert_allclose(estimated, sigma, rtol=0.1)
+
+
+def test_sigma_of_a_flat_image_is_zero():
+    assert noise_models.estimate_sigma(np.full((1, 8, 8, 1), 0.4, np.float32)).numpy()[0] == 0.0
+
+
+def test_auto_on_a_flat_image_is_refused():
+    model = noise_models.parse_noise_model("gaussian:auto")
+    flat = tf.fill([2, 8, 8, 1], 0.4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="could not estimate the noise std"):
+        model.nll(flat, flat)
+
+
+def test_a_known_sigma_is_used_for_every_image():
+    model = noise_models.parse_noise_model("gaussian:0.2")
+    assert model.sigmas(tf.zeros([3, 4, 4, 1])).numpy().ravel().tolist() == pytest.approx([0.2] * 3)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:0", "gaussian:-0.1", "gaussian:x", "gaussian", "poisson:10", ""])
+def test_bad_noise_model_specs_name_what_was_received(spec):
+    with pytest.raises(ValueError, match=f"Received: .*{spec!r}"):
+        noise_models.parse_noise_model(spec)
