@@ -34,7 +34,7 @@ from absl import logging as absl_logging
 
 from tfvae.data import noise, noisy_copy, sources
 from tfvae.evaluation import bench, evaluate, figures
-from tfvae.models import precision, with_network_dtype
+from tfvae.models import precision, with_config, with_network_dtype
 from tfvae.serving import ensemble, files, saved_model
 from tfvae.serving.endpoints import load_endpoints
 from tfvae.training import TrainConfig, run
@@ -109,6 +109,8 @@ def export_run(args):
     model = saved_model.load_trained_model(args.model_path)
     if args.dtype_policy:
         model = with_network_dtype(model, args.dtype_policy)
+    if args.mmse_samples is not None:
+        model = with_config(model, mmse_samples=args.mmse_samples)
     target = saved_model.export_model(
         model, args.to, args.name, args.version, force=args.force, ensemble=args.self_ensemble
     )
@@ -265,6 +267,12 @@ def build_parser():
         "--dtype-policy",
         choices=[p for p in precision.DTYPE_POLICIES if p != "auto"],
         help="compute the layers in this policy (default: as trained; float32 serves anywhere)",
+    )
+    export_command.add_argument(
+        "--mmse-samples",
+        type=int,
+        help="VAE: serving_default returns the mean of this many decoded posterior draws, the MMSE estimate "
+        "(0: the posterior mean decoded once; default: as trained, 0)",
     )
     export_command.set_defaults(run=export_run)
 

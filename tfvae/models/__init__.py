@@ -11,7 +11,7 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.dncnn import DnCNN
 from tfvae.models.pca import PCA, fit_pca
 from tfvae.models.sampling import Sampling
-from tfvae.models.saving import load_model, with_network_dtype
+from tfvae.models.saving import load_model, with_config, with_network_dtype
 from tfvae.models.vae import VAE
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "VAE",
     "fit_pca",
     "load_model",
+    "with_config",
     "with_network_dtype",
 ]

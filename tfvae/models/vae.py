@@ -59,6 +59,8 @@ class VAE(EncoderDecoder):
             reconstruction term is -log p(noisy input | signal) under this noise model
             ("gaussian:0.2", "gaussian:auto"; see `tfvae.models.noise_models`), with the gaussian
             likelihood's output; sigma_x is then unused. Default None: the likelihood of the clean target.
+        mmse_samples: posterior draws the denoiser (`call`) averages, the MMSE estimate; 0 (default)
+            decodes the posterior mean once. Fixed at export (`tfvae export --mmse-samples`).
         seed: seeds the Sampling layer.
         network_dtype: Keras dtype policy of the encoder and decoder ("float32", "mixed_bfloat16");
             inputs, latents, outputs and losses are float32 under any.
@@ -79,6 +81,7 @@ class VAE(EncoderDecoder):
         free_bits=0.0,
         iw_samples=1,
         noise_model=None,
+        mmse_samples=0,
         seed=None,
         **kwargs,
     ):
@@ -109,6 +112,11 @@ class VAE(EncoderDecoder):
                 "Expected the gaussian likelihood with a noise model (the decoder outputs the signal itself). "
                 f"Received: likelihood={likelihood!r}, noise_model={noise_model!r}."
             )
+        if not isinstance(mmse_samples, int) or mmse_samples < 0:
+            raise ValueError(
+                f"Expected mmse_samples to be an integer >= 0 (0: one decode). Received: mmse_samples={mmse_samples!r}."
+            )
+        self.mmse_samples = mmse_samples
         self.noise = None if noise_model is None else parse_noise_model(noise_model)
         self.noise_model = None if noise_model is None else self.noise.spec
         self.likelihood = likelihood
@@ -146,7 +154,42 @@ class VAE(EncoderDecoder):
 
     # === Inference ===
     def call(self, images, training=False):
+        """The denoised images: the posterior mean decoded once, or the MMSE estimate over `mmse_samples` draws."""
+        if self.mmse_samples and not training:
+            return self.posterior_moments(images, self.mmse_samples)[0]
         return self.decode(self.encode(images, training=training)[0], training=training)
+
+    def _posterior_draw(self, z_mean, z_log_var, seed, index):
+        """The decoded draw number `index` of z ~ q(z | x); seeded by (seed, index), so reproducible."""
+        draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
+        epsilon = tf.random.stateless_normal(tf.shape(z_mean), draw_seed)
+        return self.decode(z_mean + tf.exp(0.5 * z_log_var) * epsilon)
+
+    def posterior_samples(self, images, samples, seed=0):
+        """`samples` decoded draws z ~ q(z | images) per image, (N, samples, H, W, C): plausible clean images."""
+        z_mean, z_log_var = self.encode(images)
+        draws = tf.map_fn(
+            lambda index: self._posterior_draw(z_mean, z_log_var, seed, index),
+            tf.range(samples),
+            fn_output_signature=tf.float32,
+        )
+        return tf.transpose(draws, tf.concat([[1, 0], tf.range(2, tf.rank(draws))], 0))
+
+    def posterior_moments(self, images, samples, seed=0):
+        """(mean, std) per pixel over the `samples` draws of `posterior_samples` (the same draws),
+        accumulated one draw at a time: memory of one draw whatever `samples` is."""
+        z_mean, z_log_var = self.encode(images)
+        first = self._posterior_draw(z_mean, z_log_var, seed, 0)
+
+        def add_draw(index, total, squares):
+            draw = self._posterior_draw(z_mean, z_log_var, seed, index)
+            return index + 1, total + draw, squares + tf.square(draw)
+
+        _, total, squares = tf.while_loop(
+            lambda index, *_: index < samples, add_draw, (tf.constant(1), first, tf.square(first))
+        )
+        mean = total / tf.cast(samples, tf.float32)
+        return mean, tf.sqrt(tf.maximum(squares / tf.cast(samples, tf.float32) - tf.square(mean), 0.0))
 
     def encode(self, images, training=False):
         """(z_mean, z_log_var) of q(z | images)."""
@@ -267,5 +310,6 @@ class VAE(EncoderDecoder):
             "free_bits": self.free_bits,
             "iw_samples": self.iw_samples,
             "noise_model": self.noise_model,
+            "mmse_samples": self.mmse_samples,
             "seed": self.seed,
         }

@@ -3,6 +3,7 @@
     endpoints = load_endpoints("saved_models/mnist_vae/8")
     denoised = endpoints.denoise(noisy)           # float32 NHWC in [0, 1]
     if endpoints.can_sample: images = endpoints.decode(z)
+    if endpoints.sample_posterior: drawn = endpoints.sample_posterior(noisy, 16)   # samples, mean, std
 
 A SavedModel is used through its signatures and `assets.extra/tfvae.json` alone (no tfvae
 classes needed); what a model can do is stated in that file (and by the Keras classes), never guessed.
@@ -18,7 +19,14 @@ import tensorflow as tf
 
 from tfvae.models.saving import load_model
 from tfvae.serving.ensemble import default_ensemble, self_ensemble
-from tfvae.serving.saved_model import ENSEMBLE_SIGNATURE, METADATA_FILE, single_pass
+from tfvae.serving.saved_model import (
+    ENSEMBLE_SIGNATURE,
+    METADATA_FILE,
+    SAMPLE_SIGNATURE,
+    checked_count,
+    posterior_sampler,
+    single_pass,
+)
 
 
 @dataclasses.dataclass
@@ -42,6 +50,7 @@ class Endpoints:
     latent_shape: tuple | None = None
     encode: Callable | None = None
     decode: Callable | None = None
+    sample_posterior: Callable | None = None  # (images, K) -> {"samples": (N, K, H, W, C), "mean", "std"}
     model: object | None = None  # the Keras model, when there is one
 
 
@@ -80,6 +89,8 @@ def saved_model_endpoints(path):
         endpoints.latent_shape = tuple(metadata["latent_shape"])
         endpoints.encode = lambda x: call("encode", images=x)
         endpoints.decode = lambda z: call("decode", z=z)["images"]
+    if SAMPLE_SIGNATURE in signatures:
+        endpoints.sample_posterior = lambda x, k: call(SAMPLE_SIGNATURE, images=x, samples=np.int32(k))
     return endpoints
 
 
@@ -104,4 +115,9 @@ def keras_endpoints(model):
         endpoints.latent_shape = tuple(model.latent_shape)
         endpoints.encode = lambda x: {k: v.numpy() for k, v in model.latents(tf.constant(x)).items()}
         endpoints.decode = lambda z: model.decode(tf.constant(z)).numpy()
+    if model.can_sample:
+        sampler = tf.function(posterior_sampler(model), reduce_retracing=True)
+        endpoints.sample_posterior = lambda x, k: {
+            name: value.numpy() for name, value in sampler(tf.constant(x), checked_count(tf.constant(k))).items()
+        }
     return endpoints

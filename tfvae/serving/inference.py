@@ -31,10 +31,23 @@ def pad_to_multiple(images, multiple):
     return images, height, width
 
 
+def padded_call(function, images, multiple):
+    """`function` (NHWC in, NHW...C out of the same height and width) on a batch of any height and
+    width: padded to multiples of `multiple`, called, cropped back (axis 1 and 2 of the input; an
+    output with extra axes, e.g. (N, K, H, W, C) samples, is cropped on its image axes)."""
+    padded, height, width = pad_to_multiple(images, multiple)
+    output = function(padded)
+    image_axes = output.shape.rank - 3  # the height axis: outputs end in (H, W, C)
+    begin = tf.zeros([output.shape.rank], tf.int32)
+    size = tf.tensor_scatter_nd_update(
+        tf.fill([output.shape.rank], -1), [[image_axes], [image_axes + 1]], [height, width]
+    )
+    return tf.slice(output, begin, size)
+
+
 def denoise_whole(model, images):
     """`model` on a batch of any height and width (a fully convolutional model): padded, denoised, cropped."""
-    padded, height, width = pad_to_multiple(images, model.size_multiple)
-    return model(padded)[:, :height, :width, :]
+    return padded_call(model, images, model.size_multiple)
 
 
 def window(size):

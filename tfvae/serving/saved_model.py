@@ -7,6 +7,12 @@ Endpoints (any batch size, no Python objects needed to load):
                       (tfvae.serving.ensemble; 2 or 8 passes)
     encode            images of the training size -> {"z_mean", "z_log_var"} (VAE) or {"z"}
     decode            z -> {"images"}
+    sample_posterior  (VAE) images as serving_default takes them and `samples` K (int32 scalar >= 1)
+                      -> {"samples": (N, K, H, W, C) decoded draws z ~ q(z | images), each a
+                      plausible clean image, "mean": their mean (the MMSE estimate), "std": their
+                      per-pixel spread (the uncertainty)}; seeded, so a request is reproducible
+A VAE exported with `mmse_samples` K > 0 serves the MMSE estimate over K posterior draws as
+serving_default (and the ensemble's passes); else the posterior mean decoded once.
 The version folder is written under a temporary name and renamed, so a server never sees half
 of it; an existing version is only replaced with `force=True`.
 
@@ -25,9 +31,10 @@ import tensorflow as tf
 
 from tfvae.models.saving import load_model
 from tfvae.serving.ensemble import check_self_ensemble, default_ensemble, self_ensemble
-from tfvae.serving.inference import denoise_whole
+from tfvae.serving.inference import denoise_whole, padded_call
 
 ENSEMBLE_SIGNATURE = "denoise_ensemble"
+SAMPLE_SIGNATURE = "sample_posterior"
 
 
 def checked(tensor, name, shape):
@@ -58,6 +65,26 @@ def single_pass(model):
     return model if model.size_multiple is None else (lambda images: denoise_whole(model, images))
 
 
+def checked_count(samples):
+    """`samples` after checking it is a count >= 1 (an InvalidArgumentError naming it otherwise)."""
+    check = tf.debugging.Assert(samples >= 1, ["Expected samples >= 1. Received: samples =", samples])
+    with tf.control_dependencies([check]):
+        return tf.identity(samples)
+
+
+def posterior_sampler(model):
+    """images, K -> {"samples", "mean", "std"} of K posterior draws (see the module docstring)."""
+
+    def sample(images, samples):
+        def draws(batch):
+            return model.posterior_samples(batch, samples)
+
+        drawn = draws(images) if model.size_multiple is None else padded_call(draws, images, model.size_multiple)
+        return {"samples": drawn, "mean": tf.reduce_mean(drawn, axis=1), "std": tf.math.reduce_std(drawn, axis=1)}
+
+    return sample
+
+
 def build_archive(model, ensemble):
     """A keras.export.ExportArchive with the named endpoints: serving_default (one pass),
     denoise_ensemble (the `ensemble` of tfvae.serving.ensemble.TRANSFORMS; none: no such
@@ -80,12 +107,19 @@ def build_archive(model, ensemble):
     def decode(z):
         return {"images": model.decode(checked(z, "z", model.latent_shape))}
 
+    def sample_posterior(images, samples):
+        checked_images = checked(images, "images", served_shape(model))
+        return posterior_sampler(model)(checked_images, checked_count(samples))
+
     archive.add_endpoint("serving_default", serve, input_signature=[images])
     if ensemble != "none":
         archive.add_endpoint(ENSEMBLE_SIGNATURE, serve_ensemble, input_signature=[images])
     if model.has_latent:
         archive.add_endpoint("encode", encode, input_signature=[images])
         archive.add_endpoint("decode", decode, input_signature=[latents])
+    if model.can_sample:
+        count = tf.TensorSpec([], tf.int32, name="samples")
+        archive.add_endpoint(SAMPLE_SIGNATURE, sample_posterior, input_signature=[images, count])
     return archive
 
 
