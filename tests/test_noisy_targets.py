@@ -7,17 +7,23 @@ import shutil
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from fakes import TINY_FIELDS, write_stroke_mnist
 from test_models import SMALL, closed_form_kl, draw_epsilon
 
 from tfvae.data import load, noisy_copy
 from tfvae.models import VAE
+from tfvae.models.blind_spot import masked_copy
 from tfvae.models.saving import load_model
 from tfvae.training import TrainConfig, run
 
 
 def log_phi(t):
     return np.log(0.5 * np.vectorize(math.erfc)(-t / math.sqrt(2)))
+
+
+def psnr(images, clean):
+    return -10 * np.log10(((images - clean) ** 2).mean())
 
 
 def censored_nll(noisy, signal, sigma):
@@ -66,7 +72,8 @@ def test_the_noise_model_survives_a_keras_round_trip(tmp_path):
         ({"targets": "noisy", "noise": "none"}, "a --noise-model"),
         ({"targets": "noisy", "noise": "none", "noise_model": "gaussian:0.1", "model": "dncnn"}, "model='dncnn'"),
         ({"targets": "noisy", "noise_model": "gaussian:0.1"}, "Expected --noise none"),
-        ({"noise_model": "gaussian:0.1"}, "only with --targets noisy"),
+        ({"noise_model": "gaussian:0.1"}, "only for a vae with --targets noisy"),
+        ({"model": "n2v"}, "Expected --targets noisy for n2v"),
         ({"targets": "noisy", "noise": "none", "noise_model": "gaussian:0"}, "'gaussian:0'"),
         ({"targets": "both"}, "targets='both'"),
     ],
@@ -136,17 +143,68 @@ def test_learning_from_noisy_images_alone_beats_the_noisy_input(noisy_run, clean
     clean = load(clean_mnist, "test").images[:256]
     noisy = np.clip(clean + 0.2 * np.random.default_rng(5).normal(size=clean.shape), 0, 1).astype(np.float32)
     denoised = np.asarray(load_model(noisy_run).predict_on_batch(noisy))
-
-    def psnr(x):
-        return -10 * np.log10(((x - clean) ** 2).mean())
-
-    assert psnr(denoised) > psnr(noisy) + 3.0  # a constant output scores 13.9 dB, the noisy input 16.6
+    assert psnr(denoised, clean) > psnr(noisy, clean) + 3.0  # a constant output scores 13.9 dB, the noisy input 16.6
 
 
 def test_a_noisy_target_run_reports_no_clean_scores(noisy_run):
     assert "gaussian" not in json.loads((noisy_run / "metrics.json").read_text())
 
 
+# === Noise2Void, the blind-spot baseline ===
+SEED = tf.constant([0, 7], tf.int64)
+
+
+@pytest.fixture(scope="module")
+def masked():
+    images = tf.constant(np.random.default_rng(3).uniform(0, 1, (8, 24, 24, 3)).astype(np.float32))
+    copy, mask = masked_copy(images, 0.05, SEED)
+    return images.numpy(), copy.numpy(), mask.numpy()[..., 0] > 0
+
+
+def test_the_masked_fraction_is_what_was_asked(masked):
+    assert abs(masked[2].mean() - 0.05) < 0.01
+
+
+def test_unmasked_pixels_are_unchanged(masked):
+    images, copy, mask = masked
+    np.testing.assert_array_equal(copy[~mask], images[~mask])
+
+
+def test_a_masked_pixel_takes_a_neighbours_value_within_two_pixels_never_its_own(masked):
+    images, copy, mask = masked
+    found = []
+    for n, y, x in zip(*np.nonzero(mask)):
+        window = images[n, max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, 3)
+        matches = np.all(window == copy[n, y, x], axis=1)
+        found.append(matches.any() and not np.array_equal(copy[n, y, x], images[n, y, x]))
+    assert all(found)
+
+
+def test_the_masked_input_does_not_depend_on_the_masked_pixels(masked):
+    # The blind spot: what the network sees at a masked pixel carries nothing of that pixel's value.
+    images, copy, mask = masked
+    padded = np.pad(mask, ((0, 0), (2, 2), (2, 2))).astype(int)
+    nearby = sum(padded[:, dy : dy + 24, dx : dx + 24] for dy in range(5) for dx in range(5))
+    isolated = mask & (nearby == 1)  # no other masked pixel could have taken their value
+    changed = np.where(isolated[..., None], 1.0 - images, images).astype(np.float32)
+    np.testing.assert_array_equal(masked_copy(tf.constant(changed), 0.05, SEED)[0].numpy(), copy)
+
+
+@pytest.fixture(scope="module")
+def noise2void_run(noisy_mnist, tmp_path_factory):
+    fields = {**NOISY_RUN, "model": "n2v", "noise_model": None, "conv_layers": 5, "steps_per_epoch": 40}
+    fields.update(dataset=str(noisy_mnist), out=str(tmp_path_factory.mktemp("n2v")))
+    return run.train(TrainConfig(**fields))
+
+
+def test_noise2void_on_noisy_images_alone_beats_the_noisy_input(noise2void_run, clean_mnist):
+    clean = load(clean_mnist, "test").images[:256]
+    noisy = np.clip(clean + 0.2 * np.random.default_rng(5).normal(size=clean.shape), 0, 1).astype(np.float32)
+    denoised = np.asarray(load_model(noise2void_run).predict_on_batch(noisy))
+    assert psnr(denoised, clean) > psnr(noisy, clean) + 2.0  # a constant output scores 13.9 dB, the noisy input 16.6
+
+
+# Last in the module: it deletes the clean images.
 def test_training_on_the_copy_is_the_same_without_the_clean_images_on_disk(
     noisy_mnist, noisy_run, clean_mnist, tmp_path
 ):

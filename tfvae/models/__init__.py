@@ -1,4 +1,4 @@
-"""The models of the PCA -> autoencoder -> VAE path (and the DnCNN baseline), all keras.Models
+"""The models of the PCA -> autoencoder -> VAE path (and the DnCNN and Noise2Void baselines), all keras.Models
 that train themselves and serialize to .keras.
 
     vae = VAE((28, 28, 1), arch="conv-spatial", latent_dim=8)   # unset: the architecture's defaults
@@ -8,6 +8,7 @@ that train themselves and serialize to .keras.
 
 from tfvae.models.architectures import ARCHITECTURES
 from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.blind_spot import Noise2Void
 from tfvae.models.dncnn import DnCNN
 from tfvae.models.pca import PCA, fit_pca
 from tfvae.models.sampling import Sampling
@@ -19,6 +20,7 @@ __all__ = [
     "PCA",
     "Autoencoder",
     "DnCNN",
+    "Noise2Void",
     "Sampling",
     "VAE",
     "fit_pca",

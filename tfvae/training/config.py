@@ -8,13 +8,14 @@ import keras
 
 from tfvae.data import sources
 from tfvae.data.noise import parse_noise
-from tfvae.models import VAE, Autoencoder, DnCNN, architectures
+from tfvae.models import VAE, Autoencoder, DnCNN, Noise2Void, architectures
 from tfvae.models.noise_models import parse_noise_model
 from tfvae.models.precision import DTYPE_POLICIES
 from tfvae.training.distribute import STRATEGIES
 
 # model -> its class; pca is fitted in closed form (`tfvae.models.fit_pca`), not by `fit`
-MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE, "dncnn": DnCNN}
+MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE, "dncnn": DnCNN, "n2v": Noise2Void}
+NOISY_TARGET_MODELS = ("vae", "n2v")  # the models that learn from noisy images alone
 VAE_SETTINGS = ("likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples", "noise_model")
 TARGETS = ("clean", "noisy")
 LR_SCHEDULES = ("constant", "cosine")
@@ -32,14 +33,16 @@ class TrainConfig:
     Model hyperparameters left at None take the model's (and its architecture's) defaults.
     """
 
-    model: str = _field("vae", "pca | ae | vae | dncnn (the supervised baseline)")
+    model: str = _field(
+        "vae", "pca | ae | vae | dncnn (the supervised baseline) | n2v (Noise2Void, blind-spot: --targets noisy)"
+    )
     arch: str | None = _field(None, "mlp | conv | conv-spatial | conv-fullres (default: vae conv-spatial, ae conv)")
     dataset: str = _field("mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
     noise: str = _field("gaussian:0-0.5", "training noise spec ('none': plain autoencoder, or images already noisy)")
     targets: str = _field(
         "clean",
-        "clean | noisy: the dataset's images are noisy and the only targets (no clean image; vae with "
-        "--noise-model and --noise none, e.g. on a `tfvae data noisy-copy`)",
+        "clean | noisy: the dataset's images are noisy and the only targets (no clean image; --noise none; "
+        "vae with a --noise-model, or n2v; e.g. on a `tfvae data noisy-copy`)",
     )
     noise_model: str | None = _field(
         None, "vae, --targets noisy: the images' noise, gaussian:SIGMA | gaussian:auto (estimated per image)"
@@ -118,7 +121,7 @@ class TrainConfig:
             raise ValueError(
                 "Expected dtype_policy auto or float32 for pca (fitted in closed form). Received: mixed_bfloat16."
             )
-        if self.arch is not None and self.model in ("pca", "dncnn"):
+        if self.arch is not None and self.model in ("pca", "dncnn", "n2v"):
             raise ValueError(
                 f"Expected no arch for model={self.model!r} (it has one network). Received: arch={self.arch!r}."
             )
@@ -138,25 +141,32 @@ class TrainConfig:
                 _check_positive(name, getattr(self, name))
 
     def _check_targets(self):
-        """Noisy targets need a VAE with a noise model and no added noise; a noise model needs noisy targets."""
+        """Noisy targets: a model that learns from them (a VAE with a noise model, or n2v) and no added
+        noise; a noise model only there; n2v only there."""
         if self.targets not in TARGETS:
             raise ValueError(f"Expected targets in {TARGETS}. Received: targets={self.targets!r}.")
-        if self.targets == "clean" and self.noise_model is not None:
+        if self.noise_model is not None and (self.targets == "clean" or self.model != "vae"):
             raise ValueError(
-                "Expected a noise model only with --targets noisy (clean targets have their own likelihood). "
-                f"Received: noise_model={self.noise_model!r}."
+                "Expected a noise model only for a vae with --targets noisy (clean targets have their own likelihood). "
+                f"Received: model={self.model!r}, targets={self.targets!r}, noise_model={self.noise_model!r}."
             )
-        if self.targets == "noisy":
-            if self.model != "vae" or self.noise_model is None:
+        if self.targets == "clean":
+            if self.model == "n2v":
                 raise ValueError(
-                    "Expected --model vae and a --noise-model (e.g. gaussian:auto) to learn from noisy images alone. "
-                    f"Received: model={self.model!r}, noise_model={self.noise_model!r}."
+                    "Expected --targets noisy for n2v (it learns from noisy images alone). Received: clean."
                 )
-            if parse_noise(self.noise).spec != "none":
-                raise ValueError(
-                    "Expected --noise none with --targets noisy: the images are noisy already, and noise added "
-                    f"afresh every epoch would be a hidden form of supervision. Received: noise={self.noise!r}."
-                )
+            return
+        if self.model not in NOISY_TARGET_MODELS or (self.model == "vae" and self.noise_model is None):
+            raise ValueError(
+                "Expected --model vae with a --noise-model (e.g. gaussian:auto), or --model n2v, to learn from noisy "
+                f"images alone. Received: model={self.model!r}, noise_model={self.noise_model!r}."
+            )
+        if parse_noise(self.noise).spec != "none":
+            raise ValueError(
+                "Expected --noise none with --targets noisy: the images are noisy already, and noise added "
+                f"afresh every epoch would be a hidden form of supervision. Received: noise={self.noise!r}."
+            )
+        if self.noise_model is not None:
             parse_noise_model(self.noise_model)
 
     def device_list(self):
@@ -176,12 +186,12 @@ class TrainConfig:
 
     def model_kwargs(self):
         """The hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
-        if self.model == "dncnn":
+        if self.model in ("dncnn", "n2v"):
             names = ["width", "conv_layers"]
         else:
             names = ["arch", *architectures.HYPERPARAMETERS] + (list(VAE_SETTINGS) if self.model == "vae" else [])
         kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
-        return {**kwargs, "seed": self.seed} if self.model == "vae" else kwargs
+        return {**kwargs, "seed": self.seed} if self.model in ("vae", "n2v") else kwargs
 
 
 def _check_positive(name, value):
