@@ -138,7 +138,15 @@ def evaluate_model(args):
 
 def denoise(args):
     endpoints = load_endpoints(args.model_path)
-    written = files.denoise_files(args.inputs, args.out, endpoints, force=args.force, ensemble=args.self_ensemble)
+    written = files.denoise_files(
+        args.inputs,
+        args.out,
+        endpoints,
+        force=args.force,
+        ensemble=args.self_ensemble,
+        samples=args.samples,
+        write_samples=args.write_samples,
+    )
     print(f"wrote {len(written)} images to {args.out}")
 
 
@@ -315,6 +323,13 @@ def build_parser():
     denoise_command.add_argument(
         "--self-ensemble", action="store_true", help="average the denoised flipped / rotated copies (2 or 8 passes)"
     )
+    denoise_command.add_argument(
+        "--samples",
+        type=int,
+        default=0,
+        help="VAE: K posterior draws; the output is their mean (MMSE), plus <name>.std.<ext>, their per-pixel std",
+    )
+    denoise_command.add_argument("--write-samples", action="store_true", help="with --samples: also write each draw")
     denoise_command.set_defaults(run=denoise)
 
     sample_command = commands.add_parser("sample", help="decode random latents of a VAE into a grid")

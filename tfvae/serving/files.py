@@ -8,6 +8,9 @@ What comes in goes out: the same size, channels and bit depth, under the same na
   to three channels and averaged back; RGB into a grey model is denoised channel by channel.
 - Any size: whole images through a fully convolutional model, overlapping blended tiles otherwise
   (`tfvae.serving.inference`).
+- A VAE can also sample: `--samples K` writes the mean of K posterior draws (the MMSE estimate)
+  and their per-pixel std (`<name>.std.png`: how sure the model is), `--write-samples` each draw
+  (`<name>.sample<k>.png`), all in the input's mode and depth.
 Files are processed one at a time (memory bounded by the largest image), with a progress line
 each; a file that fails is named at the end and the others' outputs stay written.
 """
@@ -68,18 +71,23 @@ def read_image(path):
 
 
 def denoise_colour(colour, denoise, image_shape, size_multiple):
-    """Denoise (H, W, 1 or 3) float32 colour channels with a model of `image_shape[-1]` channels."""
+    """Denoise (H, W, 1 or 3) float32 colour channels with a model of `image_shape[-1]` channels.
+
+    `denoise` may return G images stacked on the channel axis (G groups of the model's channels,
+    as `posterior_stack` does); each comes back with the input's channels: (H, W, G * channels)."""
     channels = image_shape[-1]
     if colour.shape[-1] == channels:
         return denoise_image(colour, denoise, image_shape, size_multiple)
     if channels == 3:  # grey through an RGB model: three equal channels, averaged back
-        return denoise_image(np.repeat(colour, 3, axis=-1), denoise, image_shape, size_multiple).mean(-1, keepdims=True)
+        out = denoise_image(np.repeat(colour, 3, axis=-1), denoise, image_shape, size_multiple)
+        return out.reshape(*out.shape[:2], -1, 3).mean(-1)
     planes = [denoise_image(colour[..., [c]], denoise, image_shape, size_multiple) for c in range(3)]
-    return np.concatenate(planes, axis=-1)  # RGB through a grey model: each channel on its own
+    return np.stack(planes, axis=-1).reshape(*planes[0].shape[:2], -1)  # RGB through a grey model: per channel
 
 
 def denoise_pixels(pixels, denoise, image_shape, size_multiple):
-    """Integer (H, W, C) pixels, C in 1-4, denoised: same shape and dtype, alpha unchanged."""
+    """Integer (H, W, C) pixels, C in 1-4, denoised: a list of the G images `denoise` returns per
+    input (one for a denoiser), each of the input's shape and dtype, alpha unchanged."""
     if pixels.shape[-1] not in (1, 2, 3, 4):
         raise ValueError(f"Expected 1 to 4 channels (grey, grey + alpha, RGB, RGBA). Received: {pixels.shape[-1]}.")
     colour_channels = 1 if pixels.shape[-1] <= 2 else 3
@@ -87,7 +95,20 @@ def denoise_pixels(pixels, denoise, image_shape, size_multiple):
     colour = pixels[..., :colour_channels].astype(np.float32) / scale
     denoised = denoise_colour(colour, denoise, image_shape, size_multiple)
     integers = np.round(np.clip(denoised, 0.0, 1.0) * scale).astype(pixels.dtype)
-    return np.concatenate([integers, pixels[..., colour_channels:]], axis=-1)
+    groups = np.split(integers, integers.shape[-1] // colour_channels, axis=-1)
+    return [np.concatenate([group, pixels[..., colour_channels:]], axis=-1) for group in groups]
+
+
+def posterior_stack(sample_posterior, samples):
+    """A function on batches returning [MMSE mean, per-pixel std, sample 1, ..., sample K] stacked on
+    the channel axis, from `sample_posterior` (an Endpoints' (images, K) -> {"samples", "mean", "std"})."""
+
+    def stack(images):
+        drawn = sample_posterior(np.asarray(images), samples)
+        draws = np.moveaxis(drawn["samples"], 1, -2)  # (N, H, W, K, C)
+        return np.concatenate([drawn["mean"], drawn["std"], draws.reshape(*draws.shape[:3], -1)], axis=-1)
+
+    return stack
 
 
 def write_image(path, pixels):
@@ -99,39 +120,69 @@ def write_image(path, pixels):
     replace_atomically(path, lambda partial: Path(partial).write_bytes(encoded.numpy()))
 
 
-def output_path(source, out_dir):
+def output_path(source, out_dir, tag=""):
+    """Where the output of `source` goes: its name (plus `tag`, e.g. ".std") in `out_dir`, its format if kept."""
     suffix = source.suffix if source.suffix.lower() in KEPT_SUFFIXES else ".png"
-    return Path(out_dir) / (source.stem + suffix)
+    return Path(out_dir) / (source.stem + tag + suffix)
 
 
-def denoise_files(inputs, out_dir, endpoints, force=False, ensemble=False, progress=True):
+def output_tags(samples, write_samples):
+    """The tags of each input's outputs: the denoised image; with posterior samples also the std map
+    and (`write_samples`) each draw."""
+    if not samples:
+        return [""]
+    digits = len(str(samples))
+    return ["", ".std", *([f".sample{k:0{digits}d}" for k in range(1, samples + 1)] if write_samples else [])]
+
+
+def denoise_files(
+    inputs, out_dir, endpoints, force=False, ensemble=False, samples=0, write_samples=False, progress=True
+):
     """Denoise every image of `inputs` into `out_dir` under the same names; returns the written paths.
 
     `endpoints` is a `tfvae.serving.endpoints.Endpoints`; `ensemble` uses its self-ensemble;
-    `progress` prints a line per image on stderr. Refuses
-    before writing anything when an output would overwrite an input, or an existing file without
-    `force`. A file that fails does not stop the others: the failures are raised together at the end.
+    `samples` K > 0 (a VAE) writes the mean of K posterior draws (the MMSE estimate) as the output,
+    its per-pixel std as `<name>.std.<ext>` (the uncertainty, in intensity units) and, with
+    `write_samples`, each draw as `<name>.sample<k>.<ext>`; `progress` prints a line per image on
+    stderr. Refuses before writing anything when an output would overwrite an input, or an existing
+    file without `force`. A file that fails does not stop the others: the failures are raised
+    together at the end.
     """
+    if not isinstance(samples, int) or samples < 0:
+        raise ValueError(f"Expected samples to be an integer >= 1 (0: one denoised image). Received: {samples!r}.")
+    if samples and endpoints.sample_posterior is None:
+        raise ValueError(f"Expected a model with a posterior to sample (a VAE). Received: a {endpoints.model_class}.")
+    if samples and ensemble:
+        raise ValueError("Expected --samples or --self-ensemble, not both (the draws are not averaged over turns).")
+    if write_samples and not samples:
+        raise ValueError("Expected --samples K with --write-samples (the number of draws to write).")
     files = list_images(inputs)
-    targets = [output_path(f, out_dir) for f in files]
-    for source, target in zip(files, targets):
-        if target.resolve() == source.resolve():
-            raise FileExistsError(f"{target} would overwrite its input; choose another --out.")
-        if target.exists() and not force:
-            raise FileExistsError(f"{target} already exists; pass --force to overwrite it.")
-    if len(set(targets)) != len(targets):
+    tags = output_tags(samples, write_samples)
+    targets = [[output_path(f, out_dir, tag) for tag in tags] for f in files]
+    for source, outputs in zip(files, targets):
+        for target in outputs:
+            if target.resolve() == source.resolve():
+                raise FileExistsError(f"{target} would overwrite its input; choose another --out.")
+            if target.exists() and not force:
+                raise FileExistsError(f"{target} already exists; pass --force to overwrite it.")
+    flat = [target for outputs in targets for target in outputs]
+    if len(set(flat)) != len(flat):
         raise ValueError("Two inputs share a file name; denoise them into separate --out folders.")
     if ensemble and endpoints.denoise_ensemble is None:
         raise ValueError(f"Expected a model with a self-ensemble. Received: a {endpoints.model_class} without one.")
-    denoise = endpoints.denoise_ensemble if ensemble else endpoints.denoise
+    if samples:
+        denoise = posterior_stack(endpoints.sample_posterior, samples)
+    else:
+        denoise = endpoints.denoise_ensemble if ensemble else endpoints.denoise
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     written, failures = [], []
-    for number, (source, target) in enumerate(zip(files, targets), start=1):
+    for number, (source, outputs) in enumerate(zip(files, targets), start=1):
         try:
-            pixels = denoise_pixels(read_image(source), denoise, endpoints.image_shape, endpoints.size_multiple)
-            write_image(target, pixels)
-            written.append(target)
-            status = f"-> {target}"
+            images = denoise_pixels(read_image(source), denoise, endpoints.image_shape, endpoints.size_multiple)
+            for target, pixels in zip(outputs, images):  # the draws beyond --write-samples are not written
+                write_image(target, pixels)
+                written.append(target)
+            status = f"-> {outputs[0]}"
         except (ValueError, tf.errors.OpError) as error:
             failures.append(f"{source}: {error}")
             status = "failed"

@@ -63,11 +63,12 @@ def _starts(length, tile, stride):
 
 def blend_tiles(image, denoise, tile, overlap):
     """Denoise one (H, W, C) image with `denoise` on (N, *tile, C) batches of overlapping tiles,
-    blended by `window`; an image smaller than a tile is mirror-padded to it first."""
+    blended by `window`; an image smaller than a tile is mirror-padded to it first. The output has
+    the channels `denoise` returns."""
     height, width = image.shape[:2]
     padded = np.pad(image, ((0, max(0, tile[0] - height)), (0, max(0, tile[1] - width)), (0, 0)), mode="symmetric")
     weight = window(tile)
-    total = np.zeros(padded.shape[:2] + (image.shape[2],), np.float64)
+    total = None  # shaped by the first output: `denoise` may return other channels than it takes
     norm = np.zeros(padded.shape[:2] + (1,), np.float64)
     corners = [
         (top, left)
@@ -78,6 +79,7 @@ def blend_tiles(image, denoise, tile, overlap):
         batch = corners[first : first + TILE_BATCH]
         tiles = np.stack([padded[top : top + tile[0], left : left + tile[1]] for top, left in batch])
         for (top, left), out in zip(batch, np.asarray(denoise(tiles))):
+            total = np.zeros(padded.shape[:2] + out.shape[-1:], np.float64) if total is None else total
             total[top : top + tile[0], left : left + tile[1]] += weight * out
             norm[top : top + tile[0], left : left + tile[1]] += weight
     return (total / norm)[:height, :width].astype(np.float32)
