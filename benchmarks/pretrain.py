@@ -2,7 +2,7 @@
 
     python benchmarks/pretrain.py mnist --version 9      # or: make pretrained-mnist VERSION=9
     python benchmarks/pretrain.py cifar10 --version 7
-    python benchmarks/pretrain.py photos --version 2     # CIFAR-10's stages, then a grey-mix stage
+    python benchmarks/pretrain.py photos --version 3     # CIFAR-10's stages, then the two photo stages
 
 Trains the model's recipe (`tfvae.training.recipes.PRETRAINED`), stage by stage, into
 runs/pretrained/<model>[-<stage>] (rerunning after an interruption resumes where the last epoch

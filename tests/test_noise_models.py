@@ -53,13 +53,25 @@ def test_clipping_biases_the_plain_mean():  # the fact the previous test is abou
     assert noisy.mean() - 0.05 > 0.05
 
 
-@pytest.mark.parametrize("sigma", [0.05, 0.1, 0.2])
+@pytest.mark.parametrize("sigma", [0.05, 0.1, 0.2, 0.5])
 def test_sigma_is_estimated_from_the_noisy_image(sigma):
     rng = np.random.default_rng(0)
     ramp = np.linspace(0.3, 0.7, 64, dtype=np.float32)[None, :, None, None] * np.ones((8, 64, 64, 3), np.float32)
     noisy = np.clip(ramp + sigma * rng.standard_normal(ramp.shape).astype(np.float32), 0, 1)
     estimated = noise_models.estimate_sigma(noisy).numpy()
     np.testing.assert_allclose(estimated, sigma, rtol=0.1)
+
+
+@pytest.mark.parametrize("sigma", [0.2, 0.5])
+def test_sigma_is_estimated_where_the_noise_is_mostly_clipped(sigma):
+    # A dark image: at sigma 0.5 about 45 % of the pixels are clipped to 0; an estimator on the
+    # unclipped pixels alone would find half the true sigma.
+    noisy = noise.add_noise(np.full((8, 64, 64, 1), 0.05, np.float32), f"gaussian:{sigma}", seed=0)
+    np.testing.assert_allclose(noise_models.estimate_sigma(noisy).numpy(), sigma, rtol=0.15)
+
+
+def test_sigma_of_an_image_smaller_than_3x3_is_zero():
+    assert noise_models.estimate_sigma(np.full((1, 2, 2, 1), 0.4, np.float32)).numpy()[0] == 0.0
 
 
 def test_sigma_of_a_flat_image_is_zero():
