@@ -240,10 +240,10 @@ CARDS = {
         "serving_default": (30.908, 26.933, 24.561, 21.087),
         "denoise_ensemble": (30.96, 26.90, 24.47, 20.90),
     },
-    "photos_vae/1": {
+    "photos_vae/2": {
         "dataset": "cifar10",
-        "serving_default": (28.41, 25.11, 23.15, 20.70),
-        "denoise_ensemble": (28.60, 25.19, 23.19, 20.72),
+        "serving_default": (28.74, 25.23, 23.20, 20.33),
+        "denoise_ensemble": (28.88, 25.29, 23.23, 20.35),
     },
 }
 CARD_SLICE = 500  # seeded random validation images: the mean's standard error is 0.06-0.1 dB
@@ -267,9 +267,10 @@ def card_slices(real_data_root):
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_a_shipped_model_has_the_four_signatures(name):
+def test_a_shipped_model_has_the_denoise_and_latent_signatures(name):
+    # sample_posterior too from photos_vae/2 on; the earlier three were exported before it existed
     loaded = tf.saved_model.load(str(Path(__file__).resolve().parents[1] / "saved_models" / name))
-    assert set(loaded.signatures) == {"serving_default", "denoise_ensemble", "encode", "decode"}
+    assert {"serving_default", "denoise_ensemble", "encode", "decode"} <= set(loaded.signatures)
 
 
 @pytest.mark.real_data
