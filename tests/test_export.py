@@ -240,6 +240,11 @@ CARDS = {
         "serving_default": (30.908, 26.933, 24.561, 21.087),
         "denoise_ensemble": (30.96, 26.90, 24.47, 20.90),
     },
+    "mnist_unsupervised_vae/1": {
+        "dataset": "mnist",
+        "serving_default": (28.96, 25.18, 22.54, 18.67),
+        "denoise_ensemble": (29.31, 25.40, 22.71, 18.81),
+    },
     "photos_vae/2": {
         "dataset": "cifar10",
         "serving_default": (28.74, 25.23, 23.20, 20.33),
