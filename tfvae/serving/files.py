@@ -99,14 +99,18 @@ def denoise_pixels(pixels, denoise, image_shape, size_multiple):
     return [np.concatenate([group, pixels[..., colour_channels:]], axis=-1) for group in groups]
 
 
-def posterior_stack(sample_posterior, samples):
-    """A function on batches returning [MMSE mean, per-pixel std, sample 1, ..., sample K] stacked on
-    the channel axis, from `sample_posterior` (an Endpoints' (images, K) -> {"samples", "mean", "std"})."""
+def posterior_stack(sample_posterior, samples, with_draws):
+    """A function on batches returning [MMSE mean, per-pixel std] and, `with_draws`, [sample 1, ...,
+    sample K] stacked on the channel axis, from `sample_posterior` (an Endpoints' (images, K) ->
+    {"samples", "mean", "std"})."""
 
     def stack(images):
         drawn = sample_posterior(np.asarray(images), samples)
-        draws = np.moveaxis(drawn["samples"], 1, -2)  # (N, H, W, K, C)
-        return np.concatenate([drawn["mean"], drawn["std"], draws.reshape(*draws.shape[:3], -1)], axis=-1)
+        parts = [drawn["mean"], drawn["std"]]
+        if with_draws:
+            draws = np.moveaxis(drawn["samples"], 1, -2)  # (N, H, W, K, C)
+            parts.append(draws.reshape(*draws.shape[:3], -1))
+        return np.concatenate(parts, axis=-1)
 
     return stack
 
@@ -171,7 +175,7 @@ def denoise_files(
     if ensemble and endpoints.denoise_ensemble is None:
         raise ValueError(f"Expected a model with a self-ensemble. Received: a {endpoints.model_class} without one.")
     if samples:
-        denoise = posterior_stack(endpoints.sample_posterior, samples)
+        denoise = posterior_stack(endpoints.sample_posterior, samples, write_samples)
     else:
         denoise = endpoints.denoise_ensemble if ensemble else endpoints.denoise
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -179,7 +183,7 @@ def denoise_files(
     for number, (source, outputs) in enumerate(zip(files, targets), start=1):
         try:
             images = denoise_pixels(read_image(source), denoise, endpoints.image_shape, endpoints.size_multiple)
-            for target, pixels in zip(outputs, images):  # the draws beyond --write-samples are not written
+            for target, pixels in zip(outputs, images):
                 write_image(target, pixels)
                 written.append(target)
             status = f"-> {outputs[0]}"
