@@ -1,4 +1,4 @@
-"""A VAE as a density model: ELBO, importance-weighted NLL, KL per latent dimension, active units.
+"""A VAE as a density model: ELBO, importance-weighted NLL, KL per latent dimension and per level, active units.
 
     log p(x) >= log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x),  z_i ~ q(z | x)   (Burda et al. 2016)
 
@@ -15,15 +15,26 @@ import tensorflow as tf
 
 from tfvae.data.images import check_images
 from tfvae.models.saving import with_network_dtype
-from tfvae.models.vae import importance_weighted_bound, kl_divergence
+from tfvae.models.variational import gaussian_kl, importance_weighted_bound, per_image
+
+
+def stateless_noise(seed):
+    """noise(shape) -> N(0, I) draws; call i is seeded by `seed` folded with i, except the first,
+    seeded by `seed` itself (a one-level VAE draws once: its scores are those of earlier versions)."""
+    calls = iter(range(2**31))
+
+    def noise(shape):
+        call = next(calls)
+        call_seed = seed if call == 0 else tf.random.experimental.stateless_fold_in(seed, call)
+        return tf.random.stateless_normal(shape, call_seed)
+
+    return noise
 
 
 def log_weights(vae, images, samples, seed):
     """log p(x, z_i) - log q(z_i | x) for `samples` draws per image: shape (samples, N)."""
-    z_mean, z_log_var = vae.encode(images)
-    epsilon = tf.random.stateless_normal((samples, *z_mean.shape), seed)
-    log_likelihood, log_ratio, _ = vae.importance_terms(images, z_mean, z_log_var, epsilon)
-    return log_likelihood + log_ratio
+    weights = vae.log_importance_weights(images, images, samples, stateless_noise(seed))
+    return weights["log_likelihood"] + weights["log_ratio"]
 
 
 def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0):
@@ -55,19 +66,40 @@ def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0)
 
 
 def latent_usage(vae, images, batch_size=256, threshold=0.01):
-    """KL per latent dimension (mean over images) and the active units: dimensions whose posterior
-    mean varies across images by more than `threshold` (Burda et al.'s criterion)."""
+    """KL per latent dimension (mean over images, against each level's prior given the levels
+    above it, on the posterior-mean path) and the active units: dimensions whose posterior mean
+    varies across images by more than `threshold` (Burda et al.'s criterion); in all and per level
+    (level 1 is the finest; a one-level VAE has one)."""
     images = check_images(images)
     means, kls = [], []
     for start in range(0, len(images), batch_size):
-        z_mean, z_log_var = vae.encode(tf.constant(images[start : start + batch_size]))
-        means.append(tf.reshape(z_mean, (z_mean.shape[0], -1)).numpy())
-        kls.append(kl_divergence(z_mean, z_log_var).numpy())
-    means, kls = np.concatenate(means), np.concatenate(kls)
-    activity = means.var(axis=0)
+        levels = vae.posterior_levels(tf.constant(images[start : start + batch_size]))
+        means.append([per_image(level["mean"]).numpy() for level in levels])
+        kls.append(
+            [
+                per_image(
+                    gaussian_kl(level["mean"], level["log_var"], level["prior_mean"], level["prior_log_var"])
+                ).numpy()
+                for level in levels
+            ]
+        )
+    levels = []
+    for level in range(len(means[0])):
+        level_kls = np.concatenate([batch[level] for batch in kls])
+        activity = np.concatenate([batch[level] for batch in means]).var(axis=0)
+        levels.append({"kl_per_dimension": level_kls.mean(axis=0), "active": activity > threshold})
+    kl_per_dimension = np.concatenate([level["kl_per_dimension"] for level in levels])
     return {
-        "kl_per_dimension": kls.mean(axis=0).tolist(),
-        "kl_total_nats": float(kls.sum(axis=1).mean()),
-        "active_units": int((activity > threshold).sum()),
-        "latent_dimensions": int(means.shape[1]),
+        "kl_per_dimension": kl_per_dimension.tolist(),
+        "kl_total_nats": float(kl_per_dimension.sum()),
+        "active_units": int(sum(level["active"].sum() for level in levels)),
+        "latent_dimensions": int(kl_per_dimension.size),
+        "levels": [
+            {
+                "kl_nats": float(level["kl_per_dimension"].sum()),
+                "active_units": int(level["active"].sum()),
+                "latent_dimensions": int(level["active"].size),
+            }
+            for level in levels
+        ],
     }

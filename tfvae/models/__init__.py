@@ -1,5 +1,5 @@
-"""The models of the PCA -> autoencoder -> VAE path (and the DnCNN and Noise2Void baselines), all keras.Models
-that train themselves and serialize to .keras.
+"""The models of the PCA -> autoencoder -> VAE -> hierarchical VAE path (and the DnCNN and
+Noise2Void baselines), all keras.Models that train themselves and serialize to .keras.
 
     vae = VAE((28, 28, 1), arch="conv-spatial", latent_dim=8)   # unset: the architecture's defaults
     vae.compile()                                              # the model's own training defaults
@@ -10,6 +10,7 @@ from tfvae.models.architectures import ARCHITECTURES
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.blind_spot import Noise2Void
 from tfvae.models.dncnn import DnCNN
+from tfvae.models.hierarchical import HierarchicalVAE
 from tfvae.models.pca import PCA, fit_pca
 from tfvae.models.sampling import Sampling
 from tfvae.models.saving import load_model, with_config, with_network_dtype
@@ -20,6 +21,7 @@ __all__ = [
     "PCA",
     "Autoencoder",
     "DnCNN",
+    "HierarchicalVAE",
     "Noise2Void",
     "Sampling",
     "VAE",

@@ -8,14 +8,23 @@ import keras
 
 from tfvae.data import sources
 from tfvae.data.noise import parse_noise
-from tfvae.models import VAE, Autoencoder, DnCNN, Noise2Void, architectures
+from tfvae.models import VAE, Autoencoder, DnCNN, HierarchicalVAE, Noise2Void, architectures
 from tfvae.models.noise_models import parse_noise_model
 from tfvae.models.precision import DTYPE_POLICIES
 from tfvae.training.distribute import STRATEGIES
 
 # model -> its class; pca is fitted in closed form (`tfvae.models.fit_pca`), not by `fit`
-MODELS = {"pca": None, "ae": Autoencoder, "vae": VAE, "dncnn": DnCNN, "n2v": Noise2Void}
-NOISY_TARGET_MODELS = ("vae", "n2v")  # the models that learn from noisy images alone
+MODELS = {
+    "pca": None,
+    "ae": Autoencoder,
+    "vae": VAE,
+    "hvae": HierarchicalVAE,
+    "dncnn": DnCNN,
+    "n2v": Noise2Void,
+}
+VARIATIONAL_MODELS = ("vae", "hvae")  # take the VAE_SETTINGS
+NOISY_TARGET_MODELS = (*VARIATIONAL_MODELS, "n2v")  # the models that learn from noisy images alone
+HIERARCHICAL_HYPERPARAMETERS = ("width", "latent_dim", "residual_blocks", "levels")
 VAE_SETTINGS = ("likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples", "noise_model")
 TARGETS = ("clean", "noisy")
 LR_SCHEDULES = ("constant", "cosine")
@@ -34,7 +43,9 @@ class TrainConfig:
     """
 
     model: str = _field(
-        "vae", "pca | ae | vae | dncnn (the supervised baseline) | n2v (Noise2Void, blind-spot: --targets noisy)"
+        "vae",
+        "pca | ae | vae | hvae (hierarchical: a ladder VAE) | dncnn (the supervised baseline) "
+        "| n2v (Noise2Void, blind-spot: --targets noisy)",
     )
     arch: str | None = _field(None, "mlp | conv | conv-spatial | conv-fullres (default: vae conv-spatial, ae conv)")
     dataset: str = _field("mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
@@ -51,14 +62,18 @@ class TrainConfig:
     grey_fraction: float = _field(
         0.0, "fraction of training images turned grey, the same noise in every channel (RGB models for grey photos)"
     )
-    width: int | None = _field(None, "hidden units / channels (default: the architecture's; dncnn 64)")
+    width: int | None = _field(None, "hidden units / channels (default: the architecture's; dncnn, hvae 64)")
     latent_dim: int | None = _field(
-        None, "latent size / channels (default: the architecture's); PCA: components (best on validation)"
+        None,
+        "latent size / channels (default: the architecture's; hvae: per level, 8); PCA: components (best on "
+        "validation)",
     )
     latent_stride: int | None = _field(None, "conv-spatial: downsampling of the latent map, 1 | 2 | 4 | 8 (default 2)")
     residual_blocks: int | None = _field(
-        None, "conv-spatial: residual blocks at the latent resolution per side (default 0)"
+        None,
+        "conv-spatial: residual blocks at the latent resolution per side (default 0); hvae: per level and path (1)",
     )
+    levels: int | None = _field(None, "hvae: stochastic levels >= 2, each at half the resolution of the one below (3)")
     conv_layers: int | None = _field(
         None, "conv-fullres: 3x3 convolutions per side (default 4); dncnn: layers (default 17)"
     )
@@ -121,13 +136,21 @@ class TrainConfig:
             raise ValueError(
                 "Expected dtype_policy auto or float32 for pca (fitted in closed form). Received: mixed_bfloat16."
             )
-        if self.arch is not None and self.model in ("pca", "dncnn", "n2v"):
+        if self.arch is not None and self.model in ("pca", "hvae", "dncnn", "n2v"):
             raise ValueError(
                 f"Expected no arch for model={self.model!r} (it has one network). Received: arch={self.arch!r}."
             )
         if self.model in ("ae", "vae"):  # an impossible architecture fails here, before a run folder exists
             hyperparameters = {name: getattr(self, name) for name in architectures.HYPERPARAMETERS}
             architectures.create(self.arch or MODELS[self.model].default_arch, **hyperparameters)
+        own = HIERARCHICAL_HYPERPARAMETERS if self.model == "hvae" else architectures.HYPERPARAMETERS
+        given = [name for name in ("levels", *architectures.HYPERPARAMETERS) if getattr(self, name) is not None]
+        foreign = [name for name in given if name not in own]
+        if foreign and self.model in ("ae", *VARIATIONAL_MODELS):
+            raise ValueError(
+                f"Expected only the hyperparameters of model={self.model!r}. "
+                f"Received: {', '.join(f'{name}={getattr(self, name)!r}' for name in foreign)}."
+            )
         if not 0 <= self.grey_fraction <= 1:
             raise ValueError(f"Expected 0 <= grey_fraction <= 1. Received: grey_fraction={self.grey_fraction!r}.")
         if not 0 <= self.ema < 1:
@@ -145,7 +168,7 @@ class TrainConfig:
         noise; a noise model only there; n2v only there."""
         if self.targets not in TARGETS:
             raise ValueError(f"Expected targets in {TARGETS}. Received: targets={self.targets!r}.")
-        if self.noise_model is not None and (self.targets == "clean" or self.model != "vae"):
+        if self.noise_model is not None and (self.targets == "clean" or self.model not in VARIATIONAL_MODELS):
             raise ValueError(
                 "Expected a noise model only for a vae with --targets noisy (clean targets have their own likelihood). "
                 f"Received: model={self.model!r}, targets={self.targets!r}, noise_model={self.noise_model!r}."
@@ -156,7 +179,7 @@ class TrainConfig:
                     "Expected --targets noisy for n2v (it learns from noisy images alone). Received: clean."
                 )
             return
-        if self.model not in NOISY_TARGET_MODELS or (self.model == "vae" and self.noise_model is None):
+        if self.model not in NOISY_TARGET_MODELS or (self.model in VARIATIONAL_MODELS and self.noise_model is None):
             raise ValueError(
                 "Expected --model vae with a --noise-model (e.g. gaussian:auto), or --model n2v, to learn from noisy "
                 f"images alone. Received: model={self.model!r}, noise_model={self.noise_model!r}."
@@ -188,10 +211,13 @@ class TrainConfig:
         """The hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
         if self.model in ("dncnn", "n2v"):
             names = ["width", "conv_layers"]
+        elif self.model == "hvae":
+            names = list(HIERARCHICAL_HYPERPARAMETERS)
         else:
-            names = ["arch", *architectures.HYPERPARAMETERS] + (list(VAE_SETTINGS) if self.model == "vae" else [])
+            names = ["arch", *architectures.HYPERPARAMETERS]
+        names += list(VAE_SETTINGS) if self.model in VARIATIONAL_MODELS else []
         kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
-        return {**kwargs, "seed": self.seed} if self.model in ("vae", "n2v") else kwargs
+        return {**kwargs, "seed": self.seed} if self.model in (*VARIATIONAL_MODELS, "n2v") else kwargs
 
 
 def _check_positive(name, value):
