@@ -446,3 +446,9 @@ def test_mixed_bfloat16_run_fine_tunes_a_float32_run_and_reloads_in_bfloat16(fak
         denoising_scores(model.predict_on_batch, validation)
         == json.loads((out / "metrics.json").read_text())["gaussian"]
     )
+
+
+def test_a_tf_function_call_never_runs_past_the_end_of_an_epoch():
+    from tfvae.training.fitting import steps_per_execution
+
+    assert steps_per_execution(TrainConfig(steps_per_execution=8), 500) == 4  # 125 calls, not 63 (504 steps)

@@ -113,8 +113,14 @@ def summary(results, specs):
             f"+- {d['nll_standard_error_nats']:.2f} (standard error) nats "
             f"= {d['nll_bits_per_dim']:.4f} bits/dim; KL {usage['kl_total_nats']:.2f} nats; "
             f"active units {usage['active_units']} of {usage['latent_dimensions']}.",
-            "",
         ]
+        if len(usage["levels"]) > 1:
+            lines += [
+                f"  level {number}: KL {level['kl_nats']:.2f} nats, active units {level['active_units']} "
+                f"of {level['latent_dimensions']}"
+                for number, level in enumerate(usage["levels"], start=1)
+            ]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -182,9 +188,16 @@ def uncertainty_report(endpoints, clean, seed, samples, out):
     }
 
 
-def posterior_spread(endpoints, clean, seed, samples):
-    """(noisy, mean, per-pixel std) of `samples` decoded posterior draws per noisy image."""
+def posterior_spread(endpoints, clean, seed, samples, batch_size=256):
+    """(noisy, mean, per-pixel std) of `samples` decoded posterior draws per noisy image: from the
+    `sample_posterior` signature (every level of a hierarchical VAE), or for SavedModels exported
+    before it, from encode and decode."""
     noisy = add_noise(check_images(clean), UNCERTAINTY_NOISE, seed=seed)
+    if endpoints.sample_posterior is not None:
+        drawn = [
+            endpoints.sample_posterior(noisy[i : i + batch_size], samples) for i in range(0, len(noisy), batch_size)
+        ]
+        return noisy, *(np.concatenate([np.asarray(d[key]) for d in drawn]) for key in ("mean", "std"))
     latents = endpoints.encode(noisy)
     rng = np.random.default_rng(seed)
     draws = np.stack(

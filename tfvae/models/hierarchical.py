@@ -34,6 +34,7 @@ from tfvae.models.precision import global_dtype_policy
 from tfvae.models.variational import VariationalModel, gaussian_kl, gaussian_log_density, per_image
 
 activation = keras.activations.silu
+LOG_VAR_BOUND = 12.0  # std between 0.0025 and 400
 
 
 def _check_count(name, value, minimum):
@@ -42,9 +43,11 @@ def _check_count(name, value, minimum):
 
 
 def _split(parameters):
-    """A conv's 2c channels as float32 (mean, log_var)."""
+    """A conv's 2c channels as float32 (mean, log_var), log_var softly bounded to
+    +-LOG_VAR_BOUND: a ratio of two densities divides by exp(log_var), which one unlucky step of
+    a deep hierarchy can otherwise overflow."""
     mean, log_var = tf.split(tf.cast(parameters, tf.float32), 2, axis=-1)
-    return mean, log_var
+    return mean, LOG_VAR_BOUND * tf.tanh(log_var / LOG_VAR_BOUND)
 
 
 def level_kl(level):

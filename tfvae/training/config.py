@@ -100,7 +100,9 @@ class TrainConfig:
     steps_per_epoch: int | None = _field(None, "cap steps per epoch")
     time_budget: float | None = _field(None, "wall-clock seconds of training")
     steps_per_execution: int = _field(
-        8, "train steps per tf.function call (1 under a --strategy: Keras 3.15's fit fails with more)"
+        8,
+        "train steps per tf.function call, at most (a divisor of the epoch's steps; 1 under a --strategy: "
+        "Keras 3.15's fit fails with more)",
     )
     xla: str = _field(
         "auto", "auto | on | off: XLA jit_compile (auto: the model's choice, on for mlp, off for convolutions)"

@@ -29,6 +29,15 @@ class Prepared:
     steps_per_epoch: int
 
 
+def steps_per_execution(config, steps_per_epoch):
+    """The steps one tf.function call runs: a divisor of the epoch, since Keras runs whole calls and
+    an epoch of 500 steps at 8 per call would be 504 (the stream's position, the learning-rate
+    schedule and an exact resume count 500)."""
+    # Keras 3.15's fit fails with steps_per_execution > 1 under MirroredStrategy (a placeholder
+    # error; we found no upstream report): retry more on a Keras upgrade.
+    return math.gcd(config.steps_per_execution, steps_per_epoch) if config.strategy == "default" else 1
+
+
 def build_model(config, image_shape, steps_per_epoch):
     """The compiled network `config` describes (under the current tf.distribute strategy's scope).
 
@@ -40,9 +49,7 @@ def build_model(config, image_shape, steps_per_epoch):
     )
     model.compile(
         optimizer=config.optimizer(steps_per_epoch),
-        # Keras 3.15's fit fails with steps_per_execution > 1 under MirroredStrategy (a placeholder
-        # error; we found no upstream report): retry more on a Keras upgrade.
-        steps_per_execution=config.steps_per_execution if config.strategy == "default" else 1,
+        steps_per_execution=steps_per_execution(config, steps_per_epoch),
         jit_compile=XLA_CHOICES[config.xla],
     )
     return model

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tfvae.data import sources
 from tfvae.data.noise import add_noise
-from tfvae.evaluation import figures
+from tfvae.evaluation import figures, levels
 from tfvae.evaluation.scoring import denoising_scores
 from tfvae.models import architectures, fit_pca
 from tfvae.models.saving import FINAL_MODEL, load_model
@@ -196,3 +196,6 @@ def write_results(model, run_dir, validation_images, config, seconds):
         title = "validation: noisy / denoised / clean"
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     figures.save(figures.image_grid(rows, title=title), run_dir / "denoised.png")
+    if hasattr(model, "resample_level"):  # a hierarchical VAE: what each level encodes
+        figures.save(levels.resampled_levels(model, rows[next(iter(rows))]), run_dir / "levels.png")
+        figures.save(levels.kl_per_level(run_dir / "history.csv"), run_dir / "kl_per_level.png")
