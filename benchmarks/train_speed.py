@@ -29,6 +29,8 @@ MODELS = {  # name -> the TrainConfig preset the model is built from (tfvae.trai
     "conv-spatial VAE w32, 1 residual block": dataclasses.replace(
         VAE, arch="conv-spatial", width=32, residual_blocks=1
     ),
+    "hierarchical VAE, 2 levels w64": TrainConfig(model="hvae", levels=2, width=64),
+    "hierarchical VAE, 3 levels w64": TrainConfig(model="hvae", levels=3, width=64),
 }
 NOISE = "gaussian:0-0.5"
 
