@@ -37,10 +37,12 @@ def log_weights(vae, images, samples, seed):
     return weights["log_likelihood"] + weights["log_ratio"]
 
 
-def density_scores(vae, images, samples=1000, chunk=100, batch_size=100, seed=0):
+def density_scores(vae, images, samples=1000, chunk=None, batch_size=100, seed=0):
     """Mean ELBO and importance-weighted NLL over `images`, in nats per image and bits per dimension,
-    and the NLL's standard error over the images (how far another sample of images could move it)."""
+    and the NLL's standard error over the images (how far another sample of images could move it).
+    `chunk` draws per image are scored in one call (default: the model's `density_chunk`)."""
     images = check_images(images)
+    chunk = chunk or vae.density_chunk
     vae = with_network_dtype(vae, "float32")
     elbo, nll = [], []
     for start in range(0, len(images), batch_size):

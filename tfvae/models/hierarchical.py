@@ -75,6 +75,7 @@ class HierarchicalVAE(VariationalModel):
     """
 
     size_multiple = 1  # any height and width: padded inside to a multiple of 2^levels
+    density_chunk = 10  # its draws carry every level's maps: 100 x 100 images would take ~15 GB
 
     def __init__(
         self,

@@ -65,6 +65,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
     has_latent = True
     can_sample = True
     is_density_model = True
+    density_chunk = 100  # posterior draws per image in one call of the density evaluation (memory)
 
     def init_objective(
         self, likelihood, sigma_x, beta, kl_warmup_steps, free_bits, iw_samples, noise_model, mmse_samples, seed
