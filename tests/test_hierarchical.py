@@ -5,12 +5,13 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from fakes import TINY_FIELDS
+from fakes import TINY, TINY_FIELDS
 
 from tfvae.evaluation import density
 from tfvae.models import HierarchicalVAE, with_config
@@ -232,3 +233,13 @@ def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(
     whole, resumed = (keras.models.load_model(run / "model.keras") for run in (finished_run, tmp_path / "resumed"))
     for a, b in zip(whole.weights, resumed.weights, strict=True):
         np.testing.assert_array_equal(a, b, err_msg=a.path)
+
+
+def test_it_trains_under_a_mirrored_strategy_over_two_logical_cpus(fake_data_root, tmp_path, spawn):
+    two_replicas = Path(__file__).parent / "two_replicas.py"
+    args = ["train", "--model", "hvae", "--levels", "2", "--latent-dim", "2", *TINY, "--data-dir", str(fake_data_root)]
+    args += ["--epochs", "1", "--steps-per-epoch", "2", "--strategy", "mirrored", "--devices", "/cpu:0,/cpu:1"]
+    process = spawn("mirrored", [sys.executable, str(two_replicas), *args, "--out", str(tmp_path / "run")])
+    assert process.wait(timeout=300) == 0, spawn.log("mirrored")
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len(history) == 2 and "kl_level2" in history[0]
