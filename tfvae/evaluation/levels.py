@@ -13,9 +13,8 @@ def resampled_levels(model, images, draws=3, seed=0):
     afresh. What changes from row to row is what that level encodes (level 1 is the finest)."""
     rows = {"input": images, "all at the posterior mean": np.asarray(model(images))}
     for level in range(1, model.levels + 1):
-        for draw in range(draws):
-            label = f"level {level} resampled" if draw == 0 else ""
-            rows[label + " " * draw] = np.asarray(model.resample_level(images, level, seed=seed + draw))
+        for draw in range(1, draws + 1):
+            rows[f"level {level} drawn ({draw})"] = np.asarray(model.resample_level(images, level, seed=seed + draw))
     return figures.image_grid(rows, title="one level drawn from its prior, the others kept")
 
 
