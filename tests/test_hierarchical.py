@@ -243,3 +243,11 @@ def test_it_trains_under_a_mirrored_strategy_over_two_logical_cpus(fake_data_roo
     assert process.wait(timeout=300) == 0, spawn.log("mirrored")
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert len(history) == 2 and "kl_level2" in history[0]
+
+
+def test_tfvae_evaluate_reports_the_kl_and_active_units_of_each_level(finished_run, fake_data_root, tmp_path):
+    from tfvae.evaluation import evaluate
+
+    kwargs = {"specs": ("gaussian:0.3",), "limit": 32, "density_samples": 5, "data_dir": str(fake_data_root)}
+    evaluate.evaluate(finished_run, "mnist", out=tmp_path / "report", **kwargs)
+    assert "  level 2: KL " in (tmp_path / "report" / "evaluation.md").read_text()
