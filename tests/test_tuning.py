@@ -125,3 +125,9 @@ def test_distributed_search_with_a_chief_and_a_worker(fake_data, tmp_path, spawn
     trials = json.loads((tmp_path / "search" / "best_trials.json").read_text())
     assert len(trials) == 2 and all(t["score"] is not None for t in trials)
     assert (tmp_path / "best" / FINAL_MODEL).exists()
+
+
+def test_the_extra_search_of_a_hierarchical_vae_varies_its_levels_and_beta():
+    hypermodel = tuning.DenoisingHyperModel(TrainConfig(model="hvae"), (16, 16, 1), 1, search_extra=True)
+    config = hypermodel.trial_config(kt.HyperParameters())
+    assert (config.levels, config.arch, config.beta) == (tuning.EXTRA_LEVELS[0], None, 0.1)

@@ -351,7 +351,7 @@ def build_parser():
     tune_command.add_argument("--max-trials", type=int, default=8)
     tune_command.add_argument("--objective", default="val_psnr", help="val_psnr (max) | val_loss (min, negative ELBO)")
     tune_command.add_argument(
-        "--search-extra", action="store_true", help="also search beta, learning rate, architecture"
+        "--search-extra", action="store_true", help="also search beta, learning rate, architecture (hvae: levels)"
     )
     tune_command.set_defaults(run=tune)
 

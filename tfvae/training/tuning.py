@@ -26,21 +26,24 @@ import keras_tuner as kt
 
 from tfvae.evaluation import figures
 from tfvae.training import fitting, run
+from tfvae.training.config import VARIATIONAL_MODELS
 
 OBJECTIVES = {"val_psnr": "max", "val_loss": "min"}
 TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
 LATENT_DIMS = (2, 4, 8, 16)
 WIDTHS = (16, 32, 64)
 EXTRA_ARCHS = ("conv-spatial", "conv-fullres")
+EXTRA_LEVELS = (2, 3)  # what the extra search varies for the hierarchical VAE instead of the architecture
+TUNABLE_MODELS = ("vae", "hvae", "ae")
 
 
 class DenoisingHyperModel(kt.HyperModel):
-    """A VAE or autoencoder (`config.model`) per trial: `config` with the searched hyperparameters,
+    """A VAE, hierarchical VAE or autoencoder (`config.model`) per trial: `config` with the searched hyperparameters,
     built and trained by `tfvae.training.fitting` exactly as `tfvae train` would."""
 
     def __init__(self, config, image_shape, steps_per_epoch, search_extra=False):
-        if config.model not in ("vae", "ae"):
-            raise ValueError(f"Expected model vae or ae to tune. Received: model={config.model!r}.")
+        if config.model not in TUNABLE_MODELS:
+            raise ValueError(f"Expected model in {TUNABLE_MODELS} to tune. Received: model={config.model!r}.")
         super().__init__(name=config.model)
         self.config = config
         self.image_shape = tuple(image_shape)
@@ -51,9 +54,12 @@ class DenoisingHyperModel(kt.HyperModel):
         """The TrainConfig of the trial with hyperparameters `hp`."""
         fields = {"latent_dim": hp.Choice("latent_dim", LATENT_DIMS), "width": hp.Choice("width", WIDTHS)}
         if self.search_extra:
-            fields["arch"] = hp.Choice("arch", EXTRA_ARCHS)
+            if self.config.model == "hvae":
+                fields["levels"] = hp.Choice("levels", EXTRA_LEVELS)
+            else:
+                fields["arch"] = hp.Choice("arch", EXTRA_ARCHS)
             fields["learning_rate"] = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log")
-            if self.config.model == "vae":
+            if self.config.model in VARIATIONAL_MODELS:
                 fields["beta"] = hp.Float("beta", 0.1, 2.0, sampling="log")
         return dataclasses.replace(self.config, **fields)
 
