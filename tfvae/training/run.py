@@ -179,7 +179,8 @@ def train(config):
 def write_results(model, run_dir, validation_images, config, seconds):
     """metrics.json and denoised.png for the trained model: per-sigma validation scores against the
     clean images; with noisy targets there is no clean image to score against, so the figure shows
-    the noisy validation images as given and their denoised versions."""
+    the noisy validation images as given and their denoised versions. A hierarchical VAE also gets
+    levels.png and kl_per_level.png."""
     metrics = {"train_seconds": round(seconds, 1), "validation_images": len(validation_images)}
     if config.targets == "noisy":
         given = validation_images[:8]
