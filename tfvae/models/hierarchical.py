@@ -50,6 +50,12 @@ def _split(parameters):
     return mean, LOG_VAR_BOUND * tf.tanh(log_var / LOG_VAR_BOUND)
 
 
+def _draw(parameters, noise):
+    """z = mean + exp(log_var / 2) * eps for the (mean, log_var) pair, eps = noise(shape)."""
+    mean, log_var = parameters
+    return mean + tf.exp(0.5 * log_var) * noise(tf.shape(mean))
+
+
 def level_kl(level):
     """KL(q || p) of one level of `top_down`'s output, per image (N,)."""
     kl = gaussian_kl(level["mean"], level["log_var"], level["prior_mean"], level["prior_log_var"])
@@ -230,10 +236,10 @@ class HierarchicalVAE(VariationalModel):
         draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
 
         def draw(i, posterior, prior):
-            epsilon = tf.random.stateless_normal(
-                tf.shape(posterior[0]), tf.random.experimental.stateless_fold_in(draw_seed, i)
+            return _draw(
+                posterior,
+                lambda shape: tf.random.stateless_normal(shape, tf.random.experimental.stateless_fold_in(draw_seed, i)),
             )
-            return posterior[0] + tf.exp(0.5 * posterior[1]) * epsilon
 
         return self.likelihood_mean(self.top_down(draw, size, features)[0])
 
@@ -265,8 +271,7 @@ class HierarchicalVAE(VariationalModel):
         """`count` images drawn from the model: every level from its (conditional) prior, seeded."""
 
         def ancestral(i, posterior, prior):
-            epsilon = tf.random.stateless_normal(tf.shape(prior[0]), [seed, i])
-            return prior[0] + tf.exp(0.5 * prior[1]) * epsilon
+            return _draw(prior, lambda shape: tf.random.stateless_normal(shape, [seed, i]))
 
         output, _ = self.top_down(ancestral, self.image_shape[:2], top_shape=(count, *self.latent_shape))
         return self.likelihood_mean(output)
@@ -280,7 +285,7 @@ class HierarchicalVAE(VariationalModel):
         def mixed(i, posterior, prior):
             if i != level - 1:
                 return posterior[0]
-            return prior[0] + tf.exp(0.5 * prior[1]) * tf.random.stateless_normal(tf.shape(prior[0]), [seed, i])
+            return _draw(prior, lambda shape: tf.random.stateless_normal(shape, [seed, i]))
 
         return self.likelihood_mean(self.top_down(mixed, tf.shape(images)[1:3], self.bottom_up(images))[0])
 
@@ -291,7 +296,7 @@ class HierarchicalVAE(VariationalModel):
         "kl", "kl_levels": the KL of each level, "reconstructed": the mean image of the draw}."""
 
         def draw(i, posterior, prior):
-            return posterior[0] + tf.exp(0.5 * posterior[1]) * self.sampling.noise(tf.shape(posterior[0]))
+            return _draw(posterior, self.sampling.noise)
 
         output, levels = self.top_down(draw, tf.shape(noisy)[1:3], self.bottom_up(noisy, training), training=training)
         kl_levels = [tf.reduce_mean(level_kl(level)) for level in levels]
@@ -319,7 +324,7 @@ class HierarchicalVAE(VariationalModel):
         log_ratio = []
 
         def draw(i, posterior, prior):
-            z = posterior[0] + tf.exp(0.5 * posterior[1]) * noise(tf.shape(posterior[0]))
+            z = _draw(posterior, noise)
             ratio = gaussian_log_density(z, *prior) - gaussian_log_density(z, *posterior)
             log_ratio.append(tf.reduce_sum(per_image(ratio), axis=1))
             return z
