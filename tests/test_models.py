@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfvae.models import PCA, VAE, Autoencoder, DnCNN, architectures, fit_pca
-from tfvae.models.likelihoods import bernoulli_nll, gaussian_nll
+from tfvae.models.likelihoods import bernoulli_nll, discretized_gaussian_nll, gaussian_nll
 from tfvae.models.vae import kl_divergence
 
 SMALL = {
@@ -355,3 +355,36 @@ def test_an_odd_size_traced_with_an_open_shape_is_refused_when_it_runs():
     call = tf.function(vae, input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32)])
     with pytest.raises(tf.errors.InvalidArgumentError, match="height a multiple of 2"):
         call(tf.zeros((1, 15, 16, 1)))
+
+
+def _bins_nll(mean, sigma):
+    """The discretized Gaussian's NLL of each of the 256 8-bit values, one image per value."""
+    values = tf.reshape(tf.range(256, dtype=tf.float32) / 255, [256, 1, 1, 1])
+    return discretized_gaussian_nll(values, tf.fill([256, 1, 1, 1], mean), tf.constant(math.log(sigma)))
+
+
+@pytest.mark.parametrize("mean, sigma", [(0.5, 0.1), (0.02, 0.003), (1.1, 0.05), (0.3, 1e-4)])
+def test_the_discretized_gaussian_puts_probability_one_on_the_256_bins(mean, sigma):
+    np.testing.assert_allclose(float(tf.reduce_sum(tf.exp(-_bins_nll(mean, sigma)))), 1.0, rtol=1e-4)
+
+
+def test_the_discretized_gaussian_gives_an_inner_bin_the_normal_mass_between_its_edges():
+    mean, sigma, value = 0.4, 0.02, 110 / 255
+    cdf = [0.5 * math.erfc(-(value + sign * 0.5 / 255 - mean) / (sigma * math.sqrt(2))) for sign in (1, -1)]
+    np.testing.assert_allclose(float(_bins_nll(mean, sigma)[110]), -math.log(cdf[0] - cdf[1]), rtol=1e-4)
+
+
+def test_the_discretized_gaussian_gives_the_first_bin_the_lower_tail():
+    mean, sigma = 0.1, 0.05
+    tail = 0.5 * math.erfc(-(0.5 / 255 - mean) / (sigma * math.sqrt(2)))
+    np.testing.assert_allclose(float(_bins_nll(mean, sigma)[0]), -math.log(tail), rtol=1e-4)
+
+
+def test_the_discretized_gaussian_is_finite_far_in_the_tails():
+    assert np.isfinite(_bins_nll(0.0, 1e-3).numpy()).all()
+
+
+@pytest.mark.parametrize("likelihood, trainable", [("gaussian", False), ("discretized-gaussian", True)])
+def test_sigma_x_is_trained_only_by_the_likelihoods_that_learn_it(likelihood, trainable):
+    vae = VAE((16, 16, 1), arch="conv", likelihood=likelihood, **SMALL["conv"])
+    assert vae.log_sigma_x.trainable is trainable

@@ -27,8 +27,9 @@ class VAE(VariationalModel, EncoderDecoder):
             (global latent) or "conv-fullres" (full-resolution latent map); see
             `tfvae.models.architectures`. Its hyperparameters (width, latent_dim, latent_stride,
             residual_blocks, conv_layers) default to the architecture's own.
-        likelihood: "bernoulli", "gaussian" (fixed sigma_x) or "gaussian-learned"; default: the
-            architecture's (bernoulli for mlp, as in the write-up; gaussian otherwise).
+        likelihood: "bernoulli", "gaussian" (fixed sigma_x), "gaussian-learned" or
+            "discretized-gaussian" (8-bit bins, learned sigma_x; `tfvae.models.likelihoods`);
+            default: the architecture's (bernoulli for mlp, as in the write-up; gaussian otherwise).
         sigma_x: the Gaussian decoder's standard deviation (initial value when learned). Default 0.05.
         beta: weight of the KL term. Default 1.
         kl_warmup_steps: beta ramps up linearly from 0 over this many training steps. Default 0.

@@ -112,7 +112,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
         self.log_sigma_x = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(math.log(sigma_x)),
-            trainable=likelihood == "gaussian-learned",
+            trainable=LIKELIHOODS[likelihood].learned_sigma,
             name="log_sigma_x",
         )
         # One tracker per loss term; Keras resets exactly these each epoch.
@@ -128,7 +128,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
     def set_weights(self, weights):
         """Keras' set_weights, but a fixed sigma_x stays this model's setting (only a learned one is copied)."""
         super().set_weights(weights)
-        if self.likelihood != "gaussian-learned":
+        if not LIKELIHOODS[self.likelihood].learned_sigma:
             self.log_sigma_x.assign(math.log(self.sigma_x))
 
     # === Inference ===

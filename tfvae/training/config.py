@@ -78,7 +78,9 @@ class TrainConfig:
         None, "conv-fullres: 3x3 convolutions per side (default 4); dncnn: layers (default 17)"
     )
     likelihood: str | None = _field(
-        None, "bernoulli | gaussian | gaussian-learned (default: mlp bernoulli, else gaussian)"
+        None,
+        "bernoulli | gaussian | gaussian-learned | discretized-gaussian (8-bit bins: bits/dim) "
+        "(default: mlp bernoulli, else gaussian)",
     )
     sigma_x: float | None = _field(None, "Gaussian decoder std (default 0.05)")
     beta: float | None = _field(None, "KL weight (default 1)")

@@ -110,7 +110,7 @@ BENCH = {
     ),
 }
 
-# === benchmarks/equal_budget.py: our VAE against the supervised DnCNN, the same seconds each ===
+# === benchmarks/equal_budget.py: our VAEs against the supervised DnCNN, the same seconds each ===
 # The VAE is the shipped models' architecture at a constant learning rate and without the weight
 # EMA: a cosine schedule needs the step count, which a time budget does not fix, and a 0.999
 # average still carries the initial weights a few thousand steps in.
@@ -121,6 +121,11 @@ EQUAL_BUDGET = {
     ),
     "conv-spatial VAE (latent H/2 x W/2 x 12)": BenchEntry(
         "VAE_latent12", dataclasses.replace(EQUAL_BUDGET_VAE, latent_dim=12), datasets=("cifar10",)
+    ),
+    "ladder VAE, 2 levels (latents H/2 x W/2 x 8, H/4 x W/4 x 8)": BenchEntry(
+        "HVAE_levels2",
+        TrainConfig(model="hvae", levels=2, width=32, latent_dim=8, sigma_x=0.01),
+        datasets=("mnist", "fashion_mnist"),
     ),
     "DnCNN-10, width 32 (supervised)": BenchEntry("DnCNN", TrainConfig(model="dncnn", conv_layers=10, width=32)),
 }
