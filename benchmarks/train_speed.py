@@ -2,6 +2,11 @@
 
     python benchmarks/train_speed.py [--steps 64] [--batch-size 128]
     python benchmarks/train_speed.py --dtype-policy mixed_bfloat16 --models "conv-spatial VAE w32"
+    TF_NUM_INTRAOP_THREADS=1 python benchmarks/train_speed.py --logical-cpus 2 ...   # data parallel on a CPU
+
+--logical-cpus N splits the CPU into N logical devices and trains under MirroredStrategy over them
+(one replica per device; with one intra-op thread each, the replicas' ops run side by side):
+compare it with one process on all threads.
 
 Random images of MNIST's and CIFAR-10's shapes (speed does not depend on content). Prints a
 Markdown table; run it on an otherwise idle machine.
@@ -12,10 +17,11 @@ import dataclasses
 import time
 
 import numpy as np
+import tensorflow as tf
 
 from tfvae.data.pipeline import make_dataset
 from tfvae.models.precision import DTYPE_POLICIES
-from tfvae.training import TrainConfig, fitting
+from tfvae.training import TrainConfig, distribute, fitting
 
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 VAE = TrainConfig(model="vae")
@@ -36,9 +42,10 @@ NOISE = "gaussian:0-0.5"
 
 
 def fit_rate(config, image_shape, dataset, steps):
-    """Training steps per second of the model `config` builds, after a warm-up."""
-    model = fitting.build_model(config, image_shape, steps)
-    model.fit(dataset, epochs=1, steps_per_epoch=2 * config.steps_per_execution, verbose=0)  # trace and warm up
+    """Training steps per second of the model `config` builds (under its strategy), after a warm-up."""
+    with distribute.make_strategy(config.strategy, config.device_list()).scope():
+        model = fitting.build_model(config, image_shape, steps)
+    model.fit(dataset, epochs=1, steps_per_epoch=2 * model.steps_per_execution, verbose=0)  # trace and warm up
     start = time.perf_counter()
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     return steps / (time.perf_counter() - start)
@@ -61,8 +68,15 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=list(SHAPES))
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES, help="the networks' dtype policy")
+    parser.add_argument("--logical-cpus", type=int, default=1, help="> 1: MirroredStrategy over that many CPU devices")
     args = parser.parse_args()
-    print(f"dtype policy: {args.dtype_policy}\n")
+    strategy = {}
+    if args.logical_cpus > 1:  # before any op runs
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
+        devices = ",".join(f"/cpu:{index}" for index in range(args.logical_cpus))
+        strategy = {"strategy": "mirrored", "devices": devices}
+    print(f"dtype policy: {args.dtype_policy}, {args.logical_cpus} logical CPU device(s)\n")
     print(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
     print("|---|---|---|---|---|---|")
     for name in args.datasets:
@@ -75,13 +89,17 @@ def main():
                 dtype_policy=args.dtype_policy,
                 batch_size=args.batch_size,
                 steps_per_execution=args.steps_per_execution,
+                **strategy,
             )
+            # XLA cannot place a replica's variables on another logical CPU (tf.Variable on a different device)
+            xla_choices = ("off",) if strategy else ("off", "on")
             rates = [
                 fit_rate(dataclasses.replace(config, xla=xla), SHAPES[name], dataset, args.steps) * args.batch_size
-                for xla in ("off", "on")
+                for xla in xla_choices
             ]
+            with_xla = f"{rates[1]:,.0f}" if len(rates) > 1 else "-"
             print(
-                f"| {name} | {model_name} | {rates[0]:,.0f} | {rates[1]:,.0f} | {pipeline:,.0f} "
+                f"| {name} | {model_name} | {rates[0]:,.0f} | {with_xla} | {pipeline:,.0f} "
                 f"| {pipeline / max(rates):.0f}x |",
                 flush=True,
             )
