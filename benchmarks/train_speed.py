@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -41,14 +42,27 @@ MODELS = {  # name -> the TrainConfig preset the model is built from (tfvae.trai
 NOISE = "gaussian:0-0.5"
 
 
-def fit_rate(config, image_shape, dataset, steps):
-    """Training steps per second of the model `config` builds (under its strategy), after a warm-up."""
-    with distribute.make_strategy(config.strategy, config.device_list()).scope():
+class StepClock(keras.callbacks.Callback):
+    """The time at the end of every train call (of steps_per_execution steps)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
+
+
+def fit_rate(config, image_shape, dataset, steps, strategy):
+    """Training steps per second of the model `config` builds under `strategy`, timed inside one
+    `fit` after a warm-up call: each `fit` call pays a fixed cost (its iterator, its first trace)
+    of seconds, as large as dozens of a ladder VAE's steps."""
+    with strategy.scope():
         model = fitting.build_model(config, image_shape, steps)
-    model.fit(dataset, epochs=1, steps_per_epoch=2 * model.steps_per_execution, verbose=0)  # trace and warm up
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    return steps / (time.perf_counter() - start)
+    per_call = model.steps_per_execution
+    clock = StepClock()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps + per_call, verbose=0, callbacks=[clock])
+    return (len(clock.ends) - 1) * per_call / (clock.ends[-1] - clock.ends[0])
 
 
 def pipeline_rate(dataset, batches):
@@ -70,12 +84,15 @@ def main():
     parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES, help="the networks' dtype policy")
     parser.add_argument("--logical-cpus", type=int, default=1, help="> 1: MirroredStrategy over that many CPU devices")
     args = parser.parse_args()
-    strategy = {}
+    distributed = {}
     if args.logical_cpus > 1:  # before any op runs
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
-        devices = ",".join(f"/cpu:{index}" for index in range(args.logical_cpus))
-        strategy = {"strategy": "mirrored", "devices": devices}
+        distributed = {"strategy": "mirrored", "devices": ",".join(f"/cpu:{i}" for i in range(args.logical_cpus))}
+    # One strategy for every model: a second MirroredStrategy in one process reuses collective keys.
+    strategy = distribute.make_strategy(
+        distributed.get("strategy", "default"), TrainConfig(**distributed).device_list()
+    )
     print(f"dtype policy: {args.dtype_policy}, {args.logical_cpus} logical CPU device(s)\n")
     print(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
     print("|---|---|---|---|---|---|")
@@ -89,12 +106,13 @@ def main():
                 dtype_policy=args.dtype_policy,
                 batch_size=args.batch_size,
                 steps_per_execution=args.steps_per_execution,
-                **strategy,
+                **distributed,
             )
             # XLA cannot place a replica's variables on another logical CPU (tf.Variable on a different device)
-            xla_choices = ("off",) if strategy else ("off", "on")
+            xla_choices = ("off",) if distributed else ("off", "on")
             rates = [
-                fit_rate(dataclasses.replace(config, xla=xla), SHAPES[name], dataset, args.steps) * args.batch_size
+                fit_rate(dataclasses.replace(config, xla=xla), SHAPES[name], dataset, args.steps, strategy)
+                * args.batch_size
                 for xla in xla_choices
             ]
             with_xla = f"{rates[1]:,.0f}" if len(rates) > 1 else "-"
