@@ -324,3 +324,25 @@ def test_an_earlier_export_can_be_exported_again(earlier_export, tmp_path):
 
     again = saved_model.export_model(saved_model.load_trained_model(earlier_export), tmp_path, "vae", 2)
     assert load_endpoints(again).size_multiple == 2
+
+
+DENSITY_MODEL = Path(__file__).resolve().parents[1] / "saved_models" / "mnist_density_vae" / "model.keras"
+# The card's model on a slice: the first 200 validation digits, binarized with seed 0 as
+# `tfvae evaluate --binarize` does, k = 10 draws with seed 0 (measured when it shipped).
+DENSITY_SLICE = {"images": 200, "samples": 10, "nll_nats": 88.12}
+
+
+def test_the_shipped_density_model_is_a_two_level_bernoulli_ladder_vae():
+    model = load_model(DENSITY_MODEL)
+    assert (type(model).__name__, model.levels, model.likelihood) == ("HierarchicalVAE", 2, "bernoulli")
+
+
+@pytest.mark.real_data
+def test_the_shipped_density_model_scores_its_nll_on_a_slice(real_data_root):
+    from tfvae import data
+    from tfvae.evaluation import density
+
+    digits = data.load("mnist", "validation", data_dir=str(real_data_root)).images[: DENSITY_SLICE["images"]]
+    binarized = (np.random.default_rng(0).uniform(size=digits.shape) < digits).astype(np.float32)
+    scores = density.density_scores(load_model(DENSITY_MODEL), binarized, samples=DENSITY_SLICE["samples"])
+    assert scores["nll_nats"] == pytest.approx(DENSITY_SLICE["nll_nats"], abs=0.05)
