@@ -144,10 +144,14 @@ def test_latent_usage_reports_each_level(trained):
 
 
 def test_an_importance_weighted_loss_trains_it():
+    # Four stripe patterns, one batch: the loss (fresh draws each step, so noisy) falls from the ~178
+    # nats of an untrained model far beyond its noise (measured: to ~54 in 60 steps).
+    grid = np.add.outer(np.arange(16), np.arange(16))
+    images = np.stack([grid % period < period // 2 for period in (2, 4, 8, 16)]).astype(np.float32)[..., None]
     model = HierarchicalVAE((16, 16, 1), levels=2, width=4, latent_dim=1, likelihood="bernoulli", iw_samples=3, seed=0)
-    model.compile()
-    terms = model.loss_terms(IMAGES[:, :16, :16], IMAGES[:, :16, :16], training=False)
-    assert float(terms["loss"]) < float(model.elbo_terms(IMAGES[:, :16, :16], IMAGES[:, :16, :16], False)["loss"])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(images, epochs=60, batch_size=4, verbose=0, shuffle=False).history
+    assert np.mean(history["loss"][-5:]) < np.mean(history["loss"][:5]) - 50
 
 
 def test_a_keras_file_round_trip_gives_the_same_outputs(hvae, tmp_path):
