@@ -55,8 +55,9 @@ class StepClock(keras.callbacks.Callback):
 
 def fit_rate(config, image_shape, dataset, steps, strategy):
     """Training steps per second of the model `config` builds under `strategy`, timed inside one
-    `fit` after a warm-up call: each `fit` call pays a fixed cost (its iterator, its first trace)
-    of seconds, as large as dozens of a ladder VAE's steps."""
+    `fit` from the end of its first call of steps (trace and warm-up): each `fit` call also pays
+    a fixed cost of seconds (its iterator, the end of the epoch), as large as dozens of a ladder
+    VAE's steps."""
     with strategy.scope():
         model = fitting.build_model(config, image_shape, steps)
     per_call = model.steps_per_execution
@@ -84,15 +85,14 @@ def main():
     parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES, help="the networks' dtype policy")
     parser.add_argument("--logical-cpus", type=int, default=1, help="> 1: MirroredStrategy over that many CPU devices")
     args = parser.parse_args()
-    distributed = {}
+    distributed, devices = {}, None
     if args.logical_cpus > 1:  # before any op runs
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
-        distributed = {"strategy": "mirrored", "devices": ",".join(f"/cpu:{i}" for i in range(args.logical_cpus))}
+        devices = [f"/cpu:{index}" for index in range(args.logical_cpus)]
+        distributed = {"strategy": "mirrored", "devices": ",".join(devices)}
     # One strategy for every model: a second MirroredStrategy in one process reuses collective keys.
-    strategy = distribute.make_strategy(
-        distributed.get("strategy", "default"), TrainConfig(**distributed).device_list()
-    )
+    strategy = distribute.make_strategy(distributed.get("strategy", "default"), devices)
     print(f"dtype policy: {args.dtype_policy}, {args.logical_cpus} logical CPU device(s)\n")
     print(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
     print("|---|---|---|---|---|---|")
