@@ -1,14 +1,15 @@
 """No clean images: the unsupervised VAE next to Noise2Void, BM3D and the supervised model.
 
-    python benchmarks/unsupervised.py --dataset mnist --unsupervised runs/unsup/mnist_blind \
-        --noise2void runs/n2v/mnist --supervised saved_models/mnist_vae/8 --samples 1,8,32,100
+    python benchmarks/unsupervised.py --dataset cifar10 --unsupervised saved_models/cifar10_unsupervised_vae/1 \
+        --noise2void runs/n2v/cifar10 --supervised saved_models/cifar10_vae/6 --samples 1,8,32,100 --limit 300
 
 Every model is scored on the same seeded noisy validation images (clean images only here, for
 the score) at Gaussian sigma 0.1 / 0.2 / 0.3 / 0.5, PSNR dB / SSIM, Markdown. The unsupervised VAE
 is scored decoding the posterior mean once and as the MMSE estimate over K posterior draws, with
-the images per second of each on this machine; BM3D (given the true sigma) when `bm3d` is
+the images per second of each; BM3D given the true sigma (CBM3D for colour) when `bm3d` is
 installed. Also: the sigma estimator's error per level, and how well the spread of the posterior
 samples (their per-pixel std) tracks the real error (Pearson correlation over pixels, K = max).
+Writes benchmarks/results/unsupervised_<dataset>.md.
 """
 
 import argparse
@@ -19,10 +20,11 @@ import numpy as np
 from tfvae.data import sources
 from tfvae.data.noise import add_noise
 from tfvae.evaluation import baselines
+from tfvae.evaluation.provenance import results_page
 from tfvae.evaluation.scoring import HEADLINE_SPECS, compare, gaussian_sigma, markdown_table, predict_in_batches
-from tfvae.models import load_model
 from tfvae.models.noise_models import estimate_sigma
 from tfvae.serving.endpoints import load_endpoints
+from tfvae.serving.saved_model import load_trained_model
 
 BATCH = 250
 
@@ -42,7 +44,7 @@ def timed(function):
 
 def methods_for(args):
     """{name: f(noisy, spec) -> denoised}, and {name: images/s} filled as they run."""
-    vae = load_model(args.unsupervised)
+    vae = load_trained_model(args.unsupervised)
     methods, speeds = {"noisy input": lambda noisy, spec: noisy}, {}
 
     def add(name, function):
@@ -57,7 +59,8 @@ def methods_for(args):
     if args.noise2void:
         add("Noise2Void (same noisy images)", load_endpoints(args.noise2void).denoise)
     if baselines.bm3d_available():
-        methods["BM3D (true sigma)"] = lambda noisy, spec: baselines.bm3d_denoise(noisy, gaussian_sigma(spec))
+        name = baselines.bm3d_name(vae.image_shape[-1])
+        methods[name] = lambda noisy, spec: baselines.bm3d_denoise(noisy, gaussian_sigma(spec))
     return vae, methods, speeds
 
 
@@ -91,12 +94,15 @@ def uncertainty_correlation(vae, clean, specs, samples, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, help="the dataset the noisy copy was made from")
-    parser.add_argument("--unsupervised", required=True, help="the unsupervised VAE's run folder or .keras file")
+    parser.add_argument(
+        "--unsupervised", required=True, help="the unsupervised VAE: run folder, .keras file or SavedModel"
+    )
     parser.add_argument("--noise2void", help="the Noise2Void run (same noisy copy)")
     parser.add_argument("--supervised", help="the supervised model (run, .keras or SavedModel)")
     parser.add_argument("--samples", default="1,8,32", help="posterior draws K of the MMSE rows, comma-separated")
     parser.add_argument("--limit", type=int, default=1000, help="validation images scored")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--page", help="the results page to write (default benchmarks/results/unsupervised_DATASET.md)")
     args = parser.parse_args(argv)
     args.samples = [int(k) for k in args.samples.split(",")]
     if min(args.samples) < 1 or args.limit < 1:
@@ -104,14 +110,17 @@ def main(argv=None):
     clean = sources.load(args.dataset, "validation").images[: args.limit]
     vae, methods, speeds = methods_for(args)
     results = compare(methods, clean, HEADLINE_SPECS, args.seed)
-    print(f"{args.dataset}: {len(clean)} validation images, PSNR dB / SSIM\n")
-    print(markdown_table(results, HEADLINE_SPECS))
-    print("| denoiser | images/s (batch 250, this machine) |\n|---|---|")
-    for name, measured in speeds.items():
-        print(f"| {name} | {np.median(measured):.0f} |")
-    print("\nsigma estimated per image (gaussian:auto):\n")
-    print(estimator_errors(clean, HEADLINE_SPECS, args.seed))
-    print(uncertainty_correlation(vae, clean[:BATCH], HEADLINE_SPECS, max(args.samples), args.seed))
+    body = f"{len(clean):,} validation images of {args.dataset}, seeded Gaussian noise, PSNR dB / SSIM:\n\n"
+    body += markdown_table(results, HEADLINE_SPECS)
+    body += "\nImages per second (batch 250):\n\n| denoiser | images/s |\n|---|---|\n"
+    body += "".join(f"| {name} | {np.median(measured):.0f} |\n" for name, measured in speeds.items())
+    body += "\nThe noise level estimated per image (`gaussian:auto`):\n\n"
+    body += estimator_errors(clean, HEADLINE_SPECS, args.seed)
+    body += "\nHow well the posterior's spread tracks the error:\n\n"
+    body += uncertainty_correlation(vae, clean[:BATCH], HEADLINE_SPECS, max(args.samples), args.seed)
+    print(body)
+    page = args.page or f"benchmarks/results/unsupervised_{args.dataset}.md"
+    results_page(page, f"No clean images: {args.dataset}", body)
 
 
 if __name__ == "__main__":

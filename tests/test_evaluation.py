@@ -40,6 +40,40 @@ def test_gaussian_blur_keeps_constant_images_and_smooths_noise():
     assert baselines.best_blur_width(heavy, smooth) > baselines.best_blur_width(light, smooth)
 
 
+@pytest.fixture
+def fake_bm3d(monkeypatch):
+    """A stand-in for the optional `bm3d` package that records which of its denoisers ran."""
+    calls = []
+    module = type(sys)("bm3d")
+    module.bm3d = lambda image, sigma_psd: calls.append(("bm3d", image.shape, sigma_psd)) or image
+    module.bm3d_rgb = lambda image, sigma: calls.append(("bm3d_rgb", image.shape, sigma)) or image
+    monkeypatch.setitem(sys.modules, "bm3d", module)
+    return calls
+
+
+def test_bm3d_on_colour_images_is_cbm3d(fake_bm3d):
+    baselines.bm3d_denoise(np.zeros((2, 8, 8, 3), np.float32), 0.1)
+    assert fake_bm3d == [("bm3d_rgb", (8, 8, 3), 0.1)] * 2
+
+
+def test_bm3d_on_grey_images_gets_each_image_as_a_plane(fake_bm3d):
+    baselines.bm3d_denoise(np.zeros((2, 8, 8, 1), np.float32), 0.2)
+    assert fake_bm3d == [("bm3d", (8, 8), 0.2)] * 2
+
+
+def test_bm3d_keeps_the_batch_shape(fake_bm3d):
+    assert baselines.bm3d_denoise(np.zeros((2, 8, 8, 1), np.float32), 0.2).shape == (2, 8, 8, 1)
+
+
+def test_bm3d_refuses_images_that_are_neither_grey_nor_rgb(fake_bm3d):
+    with pytest.raises(ValueError, match=r"\(N, H, W, 1\) or \(N, H, W, 3\).*\(2, 8, 8, 4\)"):
+        baselines.bm3d_denoise(np.zeros((2, 8, 8, 4), np.float32), 0.1)
+
+
+def test_the_bm3d_baseline_is_named_cbm3d_for_colour():
+    assert (baselines.bm3d_name(3), baselines.bm3d_name(1)) == ("CBM3D (true sigma)", "BM3D (true sigma)")
+
+
 def test_comparison_is_identical_across_calls():
     methods = {
         "noisy input": lambda noisy, spec: noisy,

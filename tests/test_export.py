@@ -326,7 +326,7 @@ def test_an_earlier_export_can_be_exported_again(earlier_export, tmp_path):
     assert load_endpoints(again).size_multiple == 2
 
 
-DENSITY_MODEL = Path(__file__).resolve().parents[1] / "saved_models" / "mnist_density_vae" / "model.keras"
+DENSITY_MODEL = Path(__file__).resolve().parents[1] / "saved_models" / "mnist_density_vae" / "1" / "model.keras"
 # The card's model on a slice: the first 200 validation digits, binarized with seed 0 as
 # `tfvae evaluate --binarize` does, k = 10 draws with seed 0 (measured when it shipped).
 DENSITY_SLICE = {"images": 200, "samples": 10, "nll_nats": 88.12}

@@ -61,7 +61,8 @@ def score_all(dataset, runs, fast, seed=0):
     )
     methods["Gaussian blur (width tuned per sigma)"] = tuned["Gaussian blur"]
     if baselines.bm3d_available():
-        methods["BM3D"] = tuned["BM3D"]
+        bm3d = baselines.bm3d_name(clean.shape[-1])
+        methods[bm3d] = tuned[bm3d]
     for name, run_dir in runs.items():
         model = load_model(run_dir)
         methods[name] = lambda noisy, spec, model=model: predict_in_batches(model.predict_on_batch, noisy)

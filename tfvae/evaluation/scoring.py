@@ -70,7 +70,7 @@ def baseline_methods(train_images, validation_images, specs, seed):
         "PCA": lambda noisy, spec: predict_in_batches(pcas[spec], noisy),
     }
     if baselines.bm3d_available():
-        methods["BM3D"] = lambda noisy, spec: (
+        methods[baselines.bm3d_name(train_images.shape[-1])] = lambda noisy, spec: (
             baselines.bm3d_denoise(noisy, gaussian_sigma(spec)) if gaussian_sigma(spec) else None
         )
     return methods, settings
