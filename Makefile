@@ -1,5 +1,6 @@
 # make demo: set up .venv and run the main job.  make test: set up dev tools and run every test.
 # make lint: ruff (format and lint, configured in pyproject.toml).  make notebooks: JupyterLab on the tutorials.
+# make docs: the documentation site (mkdocs.yml) with warnings as errors, checked in headless Chromium.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ DEMO_SECONDS ?= 150
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 DEMO_RUN := $(DEMO_OUT)/run-$(STAMP)
 
-.PHONY: demo test lint cli-help notebooks tutorials install clean
+.PHONY: demo test lint docs docs-serve cli-help notebooks tutorials install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,22 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[$(TF_EXTRA),docs]'
+	touch $@
+
+# The site into build/site (strict: a broken link, a missing snippet or docstring reference fails),
+# then headless Chromium renders the home page, a tutorial and an API page (tests/site_check.py).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	command -v chromium > /dev/null || $(SUDO) apt-get install -y -q chromium > /dev/null \
+		|| ($(SUDO) apt-get update -q > /dev/null && $(SUDO) apt-get install -y -q chromium > /dev/null)
+	$(BIN)/python tests/site_check.py build/site
+
+docs-serve: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 # Regenerate tfvae_help.py, the --help texts the launcher prints without importing TensorFlow.
 cli-help: $(VENV)/.installed
 	$(BIN)/python -c "from tfvae import cli; cli.write_help_module()"
@@ -75,4 +92,4 @@ pretrained-%: $(VENV)/.installed
 	$(BIN)/python benchmarks/pretrain.py $* --version $(VERSION)
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) *.egg-info
+	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

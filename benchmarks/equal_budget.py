@@ -14,6 +14,7 @@ import dataclasses
 from pathlib import Path
 
 from tfvae.evaluation import bench
+from tfvae.evaluation.provenance import results_page
 from tfvae.models.precision import DTYPE_POLICIES
 from tfvae.training import recipes
 
@@ -23,7 +24,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=600, help="training time per model")
     parser.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
     parser.add_argument("--out", default="benchmarks/runs/equal_budget", help="run folders (reused when finished)")
-    parser.add_argument("--table", default=None, help="also write the Markdown tables here")
+    parser.add_argument("--table", default="benchmarks/results/equal_budget.md", help="the results page to write")
     parser.add_argument("--dtype-policy", default="auto", choices=DTYPE_POLICIES, help="for every contender")
     parser.add_argument("--fast", action="store_true", help="tiny data and budgets: checks that the script runs")
     args = parser.parse_args()
@@ -41,8 +42,7 @@ def main():
         section = bench.markdown(dataset, results, seconds)
         print(section, flush=True)
         report += section + "\n"
-    if args.table:
-        Path(args.table).write_text(report)
+    results_page(args.table, "Equal budget: the VAE against a supervised DnCNN", report)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ validation images noised with another seed); PSNR dB / SSIM of clip(output, 0, 1
 averaged, with the standard error of the mean PSNR. The density model is scored by its ELBO and
 importance-weighted NLL on the first 1,000 binarized validation digits. Each card also gets the
 scores of a small seeded slice, which `tests/test_export.py` recomputes. card.json holds every
-number; the block between the markers in README.md is rendered from it.
+number; the block between the markers in its README.md, and the project README's table of
+models, are rendered from the cards.
 """
 
 import argparse
@@ -30,8 +31,10 @@ from tfvae.evaluation.scoring import HEADLINE_SIGMAS, HEADLINE_SPECS, baseline_m
 from tfvae.models import load_model
 from tfvae.serving.endpoints import load_endpoints
 
-ROOT = Path(__file__).resolve().parents[1] / "saved_models"
+REPO = Path(__file__).resolve().parents[1]
+ROOT = REPO / "saved_models"
 BEGIN, END = "<!-- numbers: written by benchmarks/model_cards.py from card.json -->", "<!-- /numbers -->"
+TABLE_BEGIN, TABLE_END = "<!-- models: written by benchmarks/model_cards.py from the cards -->", "<!-- /models -->"
 SLICE_IMAGES = 500  # seeded random validation images for the denoisers' slice test
 DENSITY_IMAGES, DENSITY_SAMPLES = 1000, 1000
 DENSITY_SLICE_IMAGES, DENSITY_SLICE_SAMPLES = 200, 10
@@ -176,14 +179,42 @@ def render(card):
     return "\n".join([*parts, "", END])
 
 
+def headline(card):
+    """A card's headline number for the README: one pass PSNR per sigma, or the density model's NLL."""
+    scores = card.get("scores")
+    if scores is None:
+        return "not scored yet"
+    if card["task"] == "density":
+        return f"NLL {scores['density']['nll_nats']:.2f} nats (k = {scores['samples']:,})"
+    return " / ".join(f"{p:.2f}" for p in scores["methods"]["serving_default"]["psnr"]) + " dB"
+
+
+def models_table():
+    """The README's table of shipped models, from every card.json."""
+    lines = [
+        TABLE_BEGIN,
+        "| model | for | validation score (sigma 0.1 / 0.2 / 0.3 / 0.5, one pass) | card |",
+        "|---|---|---|---|",
+    ]
+    for path in sorted(ROOT.glob("*/card.json")):
+        card = json.loads(path.read_text())
+        link = f"[card](saved_models/{card['name']}/README.md)"
+        lines.append(f"| `{card['artifact']}` | {card['summary']} | {headline(card)} | {link} |")
+    return "\n".join([*lines, TABLE_END])
+
+
+def replace_block(path, begin, end, block):
+    """Replace the text between the markers `begin` and `end` (included) in `path` by `block`."""
+    text = path.read_text()
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"Expected {path} to hold the markers {begin} ... {end}.")
+    path.write_text(pattern.sub(lambda _: block, text))
+
+
 def write_card(name, card):
     (ROOT / name / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    readme = ROOT / name / "README.md"
-    text = readme.read_text() if readme.exists() else f"# {name}\n\n{BEGIN}\n{END}\n"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise ValueError(f"Expected {readme} to hold the markers {BEGIN} ... {END}.")
-    readme.write_text(pattern.sub(lambda _: render(card), text))
+    replace_block(ROOT / name / "README.md", BEGIN, END, render(card))
 
 
 def main(argv=None):
@@ -204,6 +235,7 @@ def main(argv=None):
             card["scores"] = score_density(card) if card["task"] == "density" else score_denoiser(card, args.images)
             card["scores"]["provenance"] = record
         write_card(name, card)
+        replace_block(REPO / "README.md", TABLE_BEGIN, TABLE_END, models_table())
         print(f"{name}: card written", flush=True)
 
 

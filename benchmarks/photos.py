@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tfvae.evaluation import baselines
 from tfvae.evaluation.metrics import psnr
+from tfvae.evaluation.provenance import ResultsPage
 from tfvae.serving import files
 from tfvae.serving.endpoints import load_endpoints
 
@@ -60,10 +61,17 @@ def main():
     parser.add_argument("model", help="a SavedModel folder, run folder or .keras file")
     parser.add_argument("--out", default="benchmarks/runs/photos", help="noisy and denoised PNGs go here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--page", default="benchmarks/results/photos.md", help="the results page to write")
     args = parser.parse_args()
     endpoints = load_endpoints(args.model)
     photos = sample_photos()
-    methods = ["noisy input", "BM3D (true sigma)", "tfvae denoise", "tfvae denoise --self-ensemble"]
+    methods = ["noisy input", "CBM3D / BM3D (true sigma)", "tfvae denoise", "tfvae denoise --self-ensemble"]
+    page = ResultsPage(args.page, f"Photos: {args.model} against CBM3D")
+    page.add(
+        "The photos bundled with scikit-learn and matplotlib, in colour and in grey, never trained on; seeded "
+        "Gaussian noise saved as 8-bit PNGs, denoised by `tfvae denoise`; CBM3D (colour) / BM3D (grey) given the "
+        "true sigma. PSNR dB of the 8-bit outputs."
+    )
     for sigma in SIGMAS:
         folder = Path(args.out) / f"sigma{sigma:g}"
         (folder / "noisy").mkdir(parents=True, exist_ok=True)
@@ -78,11 +86,12 @@ def main():
             outputs += [files.read_image(folder / method / f"{name}.png") for method in ("one_pass", "ensemble")]
             rows[f"{name} {image.shape[1]}x{image.shape[0]}"] = [psnr_8bit(image, out) for out in outputs]
         rows["**mean**"] = list(np.mean(list(rows.values()), axis=0))
-        print(f"\n### sigma {sigma:g}: PSNR dB of the 8-bit outputs ({args.model})\n")
-        print("| photo | " + " | ".join(methods) + " |")
-        print("|---" * (len(methods) + 1) + "|")
+        page.add(f"\n## sigma {sigma:g}\n")
+        page.add("| photo | " + " | ".join(methods) + " |")
+        page.add("|---" * (len(methods) + 1) + "|")
         for name, values in rows.items():
-            print(f"| {name} | " + " | ".join(f"{value:.2f}" for value in values) + " |", flush=True)
+            page.add(f"| {name} | " + " | ".join(f"{value:.2f}" for value in values) + " |")
+    page.write()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import time
 
 from tfvae.data import sources
 from tfvae.data.pipeline import make_dataset
+from tfvae.evaluation.provenance import ResultsPage
 
 SPECS = [
     "none",
@@ -40,13 +41,20 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--page", default="benchmarks/results/pipeline.md", help="the results page to write")
     args = parser.parse_args()
     loaded = {name: sources.load(name, "train").images for name in args.datasets}
-    print("| noise | " + " | ".join(f"{name} img/s" for name in args.datasets) + " |")
-    print("|---|" + "---|" * len(args.datasets))
+    page = ResultsPage(args.page, "Pipeline speed")
+    page.add(
+        f"The training pipeline alone (`make_dataset`, batch {args.batch_size}), images per second per noise family."
+    )
+    page.add()
+    page.add("| noise | " + " | ".join(f"{name} img/s" for name in args.datasets) + " |")
+    page.add("|---|" + "---|" * len(args.datasets))
     for spec in SPECS:
         rates = [images_per_second(images, spec, args.batch_size, args.batches) for images in loaded.values()]
-        print(f"| {spec} | " + " | ".join(f"{rate:,.0f}" for rate in rates) + " |", flush=True)
+        page.add(f"| {spec} | " + " | ".join(f"{rate:,.0f}" for rate in rates) + " |")
+    page.write()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import argparse
 import tensorflow as tf
 
 from tfvae.data import sources
+from tfvae.evaluation.provenance import ResultsPage
 from tfvae.evaluation.scoring import HEADLINE_SPECS, denoising_scores
 
 
@@ -38,6 +39,7 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=8, help="posterior draws to average (>= 1)")
     parser.add_argument("--limit", type=int, default=1000, help="validation images scored")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--page", default="benchmarks/results/posterior_average.md", help="the results page to write")
     args = parser.parse_args(argv)
     if args.samples < 1 or args.limit < 1:
         parser.error(
@@ -54,15 +56,17 @@ def main(argv=None):
             (f"mean of {args.samples} decodes of posterior samples", args.samples),
         )
     }
-    print(f"{args.saved_model}, {len(clean)} validation images of {args.dataset}\n")
-    print("| denoiser | " + " | ".join(HEADLINE_SPECS) + " |")
-    print("|---" * (len(HEADLINE_SPECS) + 1) + "|")
+    page = ResultsPage(args.page, "Decoding the posterior mean or averaging posterior draws")
+    page.add(f"{args.saved_model}, {len(clean):,} validation images of {args.dataset}, PSNR dB / SSIM:\n")
+    page.add("| denoiser | " + " | ".join(HEADLINE_SPECS) + " |")
+    page.add("|---" * (len(HEADLINE_SPECS) + 1) + "|")
     for name, results in rows.items():
-        print(
+        page.add(
             f"| {name} | "
             + " | ".join(f"{results[spec]['psnr']:.3f} / {results[spec]['ssim']:.3f}" for spec in HEADLINE_SPECS)
             + " |"
         )
+    page.write()
 
 
 if __name__ == "__main__":

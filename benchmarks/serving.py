@@ -13,6 +13,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from tfvae.evaluation.provenance import ResultsPage
 from tfvae.serving.endpoints import load_endpoints
 from tfvae.serving.saved_model import ENSEMBLE_SIGNATURE
 
@@ -31,9 +32,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("saved_models", nargs="+")
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--page", default="benchmarks/results/serving.md", help="the results page to write")
     args = parser.parse_args()
-    print("| model | signature | batch 1 p50 ms | batch 1 p99 ms | batch 256 img/s |")
-    print("|---|---|---|---|---|")
+    page = ResultsPage(args.page, "Serving speed")
+    page.add("Latency of one image and throughput of 256, through each SavedModel signature, at the training size.")
+    page.add()
+    page.add("| model | signature | batch 1 p50 ms | batch 1 p99 ms | batch 256 img/s |")
+    page.add("|---|---|---|---|---|")
     for path in args.saved_models:
         shape = load_endpoints(path).image_shape
         signatures = tf.saved_model.load(path).signatures
@@ -42,11 +47,11 @@ def main():
                 continue
             one = latencies_ms(signatures[name], tf.fill((1, *shape), 0.5), args.calls)
             many = latencies_ms(signatures[name], tf.fill((256, *shape), 0.5), max(5, args.calls // 20))
-            print(
+            page.add(
                 f"| {path} | {name} | {np.percentile(one, 50):.2f} | {np.percentile(one, 99):.2f} "
-                f"| {256 / (np.median(many) / 1000):,.0f} |",
-                flush=True,
+                f"| {256 / (np.median(many) / 1000):,.0f} |"
             )
+    page.write()
 
 
 if __name__ == "__main__":

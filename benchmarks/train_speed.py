@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data.pipeline import make_dataset
+from tfvae.evaluation.provenance import ResultsPage
 from tfvae.models.precision import DTYPE_POLICIES
 from tfvae.training import TrainConfig, distribute, fitting
 
@@ -84,6 +85,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES, help="the networks' dtype policy")
     parser.add_argument("--logical-cpus", type=int, default=1, help="> 1: MirroredStrategy over that many CPU devices")
+    parser.add_argument("--page", default="benchmarks/results/train_speed.md", help="the results page to write")
     args = parser.parse_args()
     distributed, devices = {}, None
     if args.logical_cpus > 1:  # before any op runs
@@ -93,9 +95,14 @@ def main():
         distributed = {"strategy": "mirrored", "devices": ",".join(devices)}
     # One strategy for every model: a second MirroredStrategy in one process reuses collective keys.
     strategy = distribute.make_strategy(distributed.get("strategy", "default"), devices)
-    print(f"dtype policy: {args.dtype_policy}, {args.logical_cpus} logical CPU device(s)\n")
-    print(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
-    print("|---|---|---|---|---|---|")
+    page = ResultsPage(args.page, "Training speed")
+    page.add(
+        f"Training images per second (batch {args.batch_size}, timed inside one `fit`), dtype policy "
+        f"{args.dtype_policy}, {args.logical_cpus} logical CPU device(s), next to the noisy pipeline alone."
+    )
+    page.add()
+    page.add(f"| data | model | img/s | img/s with XLA | pipeline img/s ({NOISE}) | pipeline / training |")
+    page.add("|---|---|---|---|---|---|")
     for name in args.datasets:
         images = np.random.default_rng(0).uniform(0, 1, (4096, *SHAPES[name])).astype(np.float32)
         dataset = make_dataset(images, NOISE, args.batch_size, seed=0, training=True)
@@ -116,11 +123,11 @@ def main():
                 for xla in xla_choices
             ]
             with_xla = f"{rates[1]:,.0f}" if len(rates) > 1 else "-"
-            print(
+            page.add(
                 f"| {name} | {model_name} | {rates[0]:,.0f} | {with_xla} | {pipeline:,.0f} "
-                f"| {pipeline / max(rates):.0f}x |",
-                flush=True,
+                f"| {pipeline / max(rates):.0f}x |"
             )
+    page.write()
 
 
 if __name__ == "__main__":

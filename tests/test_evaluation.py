@@ -185,6 +185,7 @@ def test_equal_budget_benchmark_fast_mode_runs_end_to_end(fake_data, tmp_path, s
 def test_posterior_average_benchmark_scores_both_denoisers(tiny_vae_run, fake_data, tmp_path, spawn):
     served = saved_model.export_model(load_model(tiny_vae_run), tmp_path, "vae", 1)
     args = ["benchmarks/posterior_average.py", str(served), "--dataset", "mnist", "--limit", "16", "--samples", "2"]
+    args += ["--page", str(tmp_path / "posterior_average.md")]
     assert run_script(spawn, "average", *args) == 0, spawn.log("average")
     rows = [line for line in spawn.log("average").splitlines() if line.startswith(("| decode(z_mean)", "| mean of 2"))]
     psnrs = [[float(cell.split(" / ")[0]) for cell in row.strip("|").split("|")[1:]] for row in rows]
