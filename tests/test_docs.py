@@ -154,3 +154,24 @@ def test_the_readme_is_short():
 @pytest.mark.parametrize("lab_mark", ["../shared", "this machine", "issue "])
 def test_the_readme_holds_no_lab_notes(lab_mark):
     assert lab_mark not in (REPO / "README.md").read_text().lower()
+
+
+RESULTS = sorted((REPO / "benchmarks" / "results").glob("*.md"))
+
+
+def test_every_results_page_is_in_the_docs():
+    included = {p.stem for p in (REPO / "docs" / "results").glob("*.md")}
+    assert {p.stem for p in RESULTS} <= included
+
+
+@pytest.mark.parametrize("page", RESULTS, ids=[p.stem for p in RESULTS])
+@pytest.mark.parametrize("line", ["- Command: `", "- Date: ", "- Machine: ", "- Versions: "])
+def test_a_results_page_says_how_it_was_measured(page, line):
+    assert line in page.read_text()
+
+
+@pytest.mark.parametrize("card", CARDS, ids=[p.parent.name for p in CARDS])
+def test_a_card_holds_its_scores_with_their_command(card):
+    assert json.loads(card.read_text())["scores"]["provenance"]["command"].startswith(
+        "python benchmarks/model_cards.py"
+    )

@@ -1,3 +1,4 @@
+import functools
 import json
 import os
 import subprocess
@@ -218,46 +219,14 @@ def test_export_can_serve_a_bfloat16_model_in_float32(tmp_path):
         with_network_dtype(MODELS["pca"](), "float32")
 
 
-SHIPPED = sorted(
-    f"{p.parent.parent.name}/{p.parent.name}"
-    for p in (Path(__file__).resolve().parents[1] / "saved_models").glob("*/*/saved_model.pb")
-)
-# The model cards' validation PSNR (saved_models/README.md, 5,000 images) at sigma 0.1 / 0.2 / 0.3 / 0.5,
-# per signature.
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (REPO / "saved_models").glob("*/*/saved_model.pb"))
 CARDS = {
-    "cifar10_unsupervised_vae/1": {
-        "dataset": "cifar10",
-        "serving_default": (27.23, 24.04, 22.03, 19.43),
-        "denoise_ensemble": (27.59, 24.22, 22.14, 19.47),
-    },
-    "cifar10_vae/6": {
-        "dataset": "cifar10",
-        "serving_default": (28.72, 25.21, 23.19, 20.72),
-        "denoise_ensemble": (28.87, 25.27, 23.23, 20.74),
-    },
-    "fashion_mnist_vae/3": {
-        "dataset": "fashion_mnist",
-        "serving_default": (26.60, 23.38, 21.28, 18.31),
-        "denoise_ensemble": (26.75, 23.43, 21.30, 18.33),
-    },
-    "mnist_vae/8": {
-        "dataset": "mnist",
-        "serving_default": (30.908, 26.933, 24.561, 21.087),
-        "denoise_ensemble": (30.96, 26.90, 24.47, 20.90),
-    },
-    "mnist_unsupervised_vae/1": {
-        "dataset": "mnist",
-        "serving_default": (28.96, 25.18, 22.54, 18.67),
-        "denoise_ensemble": (29.31, 25.40, 22.71, 18.81),
-    },
-    "photos_vae/2": {
-        "dataset": "cifar10",
-        "serving_default": (28.74, 25.23, 23.20, 20.33),
-        "denoise_ensemble": (28.88, 25.29, 23.23, 20.35),
-    },
+    f"{card['name']}/{card['version']}": card
+    for card in (json.loads(path.read_text()) for path in sorted((REPO / "saved_models").glob("*/card.json")))
+    if card["format"] == "saved_model"
 }
-CARD_SLICE = 500  # seeded random validation images: the mean's standard error is 0.06-0.1 dB
-CARD_TOLERANCE_DB = 0.3  # measured: every slice mean within 0.17 dB of its card
+CARD_SLICE_TOLERANCE_DB = 0.02  # the same images and noise as the card's slice: only float rounding differs
 
 
 def test_every_shipped_model_has_a_card():
@@ -265,21 +234,22 @@ def test_every_shipped_model_has_a_card():
 
 
 @pytest.fixture(scope="module")
-def card_slices(real_data_root):
-    """{dataset: a seeded random slice of its validation images}."""
+def card_slice(real_data_root):
+    """(dataset, size) -> the seeded random validation slice that benchmarks/model_cards.py scored."""
     from tfvae import data
 
-    slices = {}
-    for dataset in ("mnist", "fashion_mnist", "cifar10"):
+    @functools.cache
+    def draw(dataset, size):
         clean = data.load(dataset, "validation", data_dir=str(real_data_root)).images
-        slices[dataset] = clean[np.random.default_rng(0).choice(len(clean), CARD_SLICE, replace=False)]
-    return slices
+        return clean[np.random.default_rng(0).choice(len(clean), size, replace=False)]
+
+    return draw
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_a_shipped_model_has_the_denoise_and_latent_signatures(name):
     # sample_posterior too from photos_vae/2 on; the earlier three were exported before it existed
-    loaded = tf.saved_model.load(str(Path(__file__).resolve().parents[1] / "saved_models" / name))
+    loaded = tf.saved_model.load(str(REPO / "saved_models" / name))
     assert {"serving_default", "denoise_ensemble", "encode", "decode"} <= set(loaded.signatures)
 
 
@@ -287,16 +257,19 @@ def test_a_shipped_model_has_the_denoise_and_latent_signatures(name):
 @pytest.mark.parametrize("name", SHIPPED)
 @pytest.mark.parametrize("signature", ["serving_default", "denoise_ensemble"])
 @pytest.mark.parametrize("sigma_index", range(4))
-def test_a_shipped_model_scores_its_card_on_a_slice(name, signature, sigma_index, card_slices):
+def test_a_shipped_model_scores_its_card_on_a_slice(name, signature, sigma_index, card_slice):
     from tfvae.data.noise import add_noise
     from tfvae.evaluation.metrics import psnr
 
-    clean = card_slices[CARDS[name]["dataset"]]
-    noisy = add_noise(clean, f"gaussian:{(0.1, 0.2, 0.3, 0.5)[sigma_index]}", seed=0)
-    serve = tf.saved_model.load(str(Path(__file__).resolve().parents[1] / "saved_models" / name))
-    denoised = serve.signatures[signature](images=tf.constant(noisy))["denoised"]
-    card = CARDS[name][signature][sigma_index]
-    assert float(np.mean(psnr(clean, denoised))) == pytest.approx(card, abs=CARD_TOLERANCE_DB)
+    card = CARDS[name]
+    clean = card_slice(card["dataset"], card["scores"]["slice"]["images"])
+    noisy = add_noise(
+        clean, f"gaussian:{card['scores']['sigmas'][sigma_index]:g}", seed=card["scores"]["slice"]["seed"]
+    )
+    serve = tf.saved_model.load(str(REPO / card["artifact"]))
+    denoised = np.clip(serve.signatures[signature](images=tf.constant(noisy))["denoised"], 0, 1)
+    expected = card["scores"]["slice"]["psnr"][signature][sigma_index]
+    assert float(np.mean(psnr(clean, denoised))) == pytest.approx(expected, abs=CARD_SLICE_TOLERANCE_DB)
 
 
 @pytest.fixture
@@ -326,10 +299,8 @@ def test_an_earlier_export_can_be_exported_again(earlier_export, tmp_path):
     assert load_endpoints(again).size_multiple == 2
 
 
-DENSITY_MODEL = Path(__file__).resolve().parents[1] / "saved_models" / "mnist_density_vae" / "1" / "model.keras"
-# The card's model on a slice: the first 200 validation digits, binarized with seed 0 as
-# `tfvae evaluate --binarize` does, k = 10 draws with seed 0 (measured when it shipped).
-DENSITY_SLICE = {"images": 200, "samples": 10, "nll_nats": 88.12}
+DENSITY_CARD = json.loads((REPO / "saved_models" / "mnist_density_vae" / "card.json").read_text())
+DENSITY_MODEL = REPO / DENSITY_CARD["artifact"]
 
 
 def test_the_shipped_density_model_is_a_two_level_bernoulli_ladder_vae():
@@ -342,7 +313,11 @@ def test_the_shipped_density_model_scores_its_nll_on_a_slice(real_data_root):
     from tfvae import data
     from tfvae.evaluation import density
 
-    digits = data.load("mnist", "validation", data_dir=str(real_data_root)).images[: DENSITY_SLICE["images"]]
+    card_slice = DENSITY_CARD["scores"]["slice"]
+    digits = data.load("mnist", "validation", data_dir=str(real_data_root)).images
+    # binarized as benchmarks/model_cards.py does: one seeded draw over the whole slice, then the first images
     binarized = (np.random.default_rng(0).uniform(size=digits.shape) < digits).astype(np.float32)
-    scores = density.density_scores(load_model(DENSITY_MODEL), binarized, samples=DENSITY_SLICE["samples"])
-    assert scores["nll_nats"] == pytest.approx(DENSITY_SLICE["nll_nats"], abs=0.05)
+    scores = density.density_scores(
+        load_model(DENSITY_MODEL), binarized[: card_slice["images"]], samples=card_slice["samples"]
+    )
+    assert scores["nll_nats"] == pytest.approx(card_slice["nll_nats"], abs=0.05)

@@ -1,10 +1,11 @@
 """Images in, (noisy, clean) batches out.
 
-sources   load(source, split): clean float32 [0, 1] NHWC images from TFDS, files or both
-readers   the file formats (IDX, CIFAR-10 batches, image folders)
-images    the image contract every public boundary checks
-noise     noise families as pure, seeded TF functions, and their spec strings
-pipeline  make_dataset: tf.data of (noisy, clean), a pure function of (seed, step)
+- `sources`: `load(source, split)`, clean float32 [0, 1] NHWC images from TFDS, files or both.
+- `readers`: the file formats (IDX, CIFAR-10 batches, image folders).
+- `images`: the image contract every public boundary checks.
+- `noise`: noise families as pure, seeded TF functions, and their spec strings.
+- `pipeline`: `make_dataset`, a tf.data of (noisy, clean) batches, a pure function of (seed, step).
+- `noisy_copy`: a fixed noisy copy of a dataset, to learn without clean images.
 """
 
 from tfvae.data.images import check_images

@@ -10,17 +10,39 @@ import tensorflow as tf
 VALID_CHANNELS = (1, 3)
 
 
-def check_images(images, name="images", channels=None, size=None):
-    """Return `images` as a float32 NumPy array after checking the image contract.
+def check_images(
+    images: np.ndarray, name: str = "images", channels: int | None = None, size: tuple | None = None
+) -> np.ndarray:
+    """Checks that `images` follow the image contract and returns them as a NumPy array.
+
+    The contract of every public boundary of tfvae: float32 values in [0, 1], shape
+    `(N, H, W, C)` with at least one image and C in (1, 3), every value finite. Nothing is
+    cast, clipped or dropped: a batch that breaks the contract raises, naming what it received.
 
     Args:
-        images: array-like of shape (N, H, W, C), float32, values in [0, 1].
-        name: what to call the argument in error messages.
-        channels: if given, the required number of channels.
-        size: if given, the required (height, width).
+        images: array-like, the batch to check.
+        name: str, what to call `images` in error messages. Defaults to `"images"`.
+        channels: int or None, the number of channels required. Defaults to `None` (1 or 3).
+        size: tuple `(height, width)` or None, the image size required. Defaults to `None`
+            (any size).
+
+    Returns:
+        `images` as a float32 NumPy array (the same array when it is one already).
 
     Raises:
-        ValueError: naming what was received and what was expected.
+        ValueError: if the dtype is not float32, the rank is not 4, the batch is empty, the
+            channels or the size are not the ones required, or a value is NaN, Inf or outside
+            [0, 1].
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.data import check_images
+        >>> check_images(np.zeros((2, 8, 8, 1), "float32")).shape
+        (2, 8, 8, 1)
+        >>> check_images(np.zeros((2, 8, 8, 1), "uint8"))
+        Traceback (most recent call last):
+        ...
+        ValueError: Expected images to be float32 images in [0, 1] ... Received: dtype=uint8 (convert ...
     """
     array = np.asarray(images)
     expected = "float32 images in [0, 1] of shape (N, H, W, C) with C in (1, 3)"
@@ -51,12 +73,25 @@ def check_images(images, name="images", channels=None, size=None):
 
 
 def check_image_batch(images, image_shape, size_multiple=None):
-    """Check a (possibly symbolic) batch against the image contract and the model's (H, W, C).
+    """Checks a (possibly symbolic) batch against the image contract and a model's `(H, W, C)`.
 
     With `size_multiple`, any height and width that are multiples of it are accepted (a fully
-    convolutional model), and only the channels must be the model's. dtype and shape are checked
-    when the function is traced (ValueError); values in [0, 1] and finite are checked when it runs
-    (tf.errors.InvalidArgumentError). Returns the batch as a tensor.
+    convolutional model), and only the channels must be the model's.
+
+    Args:
+        images: tensor or array, the batch.
+        image_shape: tuple `(H, W, C)`, the model's image shape.
+        size_multiple: int or None, accept any height and width that are multiples of it.
+            Defaults to `None` (exactly `image_shape`).
+
+    Returns:
+        The batch as a tensor.
+
+    Raises:
+        ValueError: when the function is traced, if the dtype or the shape is wrong.
+        tf.errors.InvalidArgumentError: when it runs, if the batch is empty, a value is not
+            finite or outside [0, 1], or an open height or width is not a multiple of
+            `size_multiple`.
     """
     images = tf.convert_to_tensor(images)
     if images.dtype != tf.float32:

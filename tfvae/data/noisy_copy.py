@@ -28,6 +28,11 @@ def write_noisy_copy(source, noise, out, seed=0, data_dir=None, force=False):
         noise: the noise spec, e.g. "gaussian:0.05-0.5" (sigma drawn per image: a blind model's data).
         out: a new folder (an existing one only with `force`, and only if it holds an earlier copy).
         seed: fixes the noise.
+        data_dir: a folder searched first for `source`.
+        force: replace an earlier noisy copy in `out`.
+
+    Raises:
+        FileExistsError: if `out` is not empty and does not hold an earlier copy to replace.
     """
     import tensorflow as tf
 

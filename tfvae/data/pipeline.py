@@ -9,10 +9,11 @@ Noise is drawn per global batch, so the replicas of a tf.distribute strategy (wh
 batch) never share it.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from tfvae.data.images import check_images
-from tfvae.data.noise import parse_noise
+from tfvae.data.noise import Mixture, Noise, parse_noise
 
 _ENDLESS = 2**62  # "forever" for Dataset.range; a step counter never gets there
 
@@ -62,24 +63,63 @@ def shuffled_index_batches(count, batch_size, seed, first_step=0):
 
 
 def make_dataset(
-    images, noise, batch_size, seed, training, device="auto", binarize=False, first_step=0, grey_fraction=0.0
-):
-    """A tf.data.Dataset of `(noisy, clean)` float32 batches.
+    images: np.ndarray,
+    noise: str | Noise | Mixture,
+    batch_size: int,
+    seed: int,
+    training: bool,
+    device: str | None = "auto",
+    binarize: bool = False,
+    first_step: int = 0,
+    grey_fraction: float = 0.0,
+) -> tf.data.Dataset:
+    """Makes a `tf.data.Dataset` of `(noisy, clean)` float32 batches for `fit` or `evaluate`.
+
+    In training the stream is endless and a pure function of `(seed, step)`: every pass over
+    the images is reshuffled and every batch gets fresh noise, so two runs with one seed see the
+    same batches and a run resumed at step `s` (`first_step=s`) continues exactly. Otherwise
+    the dataset is one pass in a fixed order with fixed noise.
 
     Args:
-        images: clean float32 images in [0, 1], shape (N, H, W, C).
-        noise: a noise spec string or object (see `tfvae.data.noise`).
-        batch_size: images per batch; training drops the last partial batch of each pass.
-        seed: fixes the shuffling order and the noise.
-        training: an endless stream (give `fit` a `steps_per_epoch`), reshuffled every pass with
-            fresh noise on every batch; otherwise one pass in a fixed order with fixed noise.
-        device: where the noise is generated: "auto" (the GPU when one is visible), None (host),
-            or a device name; clean batches are copied there first.
-        binarize: replace each clean batch by a fresh Bernoulli sample of it (dynamically
-            binarized MNIST, the density-modelling setting); noise is then added to that.
-        first_step: training only: start the stream at this global step (resuming a run).
-        grey_fraction: that fraction of the images (drawn per image and step) turned grey, the
-            same noise in every channel, as a grey photo reaches an RGB model.
+        images: float32 array of shape `(N, H, W, C)`, values in [0, 1], the clean images.
+        noise: str, `Noise` or `Mixture`, the noise spec (see `parse_noise`), e.g.
+            `"gaussian:0-0.5"`; `"none"` gives `(clean, clean)` pairs.
+        batch_size: int, images per batch; training drops the last partial batch of each pass.
+        seed: int, fixes the shuffling order and the noise.
+        training: bool, whether to make the endless training stream (give `fit` a
+            `steps_per_epoch`) rather than one pass.
+        device: str or None, where the noise is generated: `"auto"` (the GPU when there is
+            exactly one device to feed), `None` (the host) or a device name; clean batches are
+            copied there first. Defaults to `"auto"`.
+        binarize: bool, replace each clean batch by a fresh Bernoulli sample of its pixels
+            (dynamically binarized MNIST, the density-modelling setting); the noise is added to
+            that. Defaults to `False`.
+        first_step: int, training only: start the stream at this global step (resuming a run).
+            Defaults to `0`.
+        grey_fraction: float in [0, 1], the fraction of images (drawn per image and step)
+            turned grey, with the same noise in every channel, as a grey photo reaches an RGB
+            model. Defaults to `0.0`.
+
+    Returns:
+        A `tf.data.Dataset` of `(noisy, clean)` pairs of float32 tensors `(batch_size, H, W, C)`.
+
+    Raises:
+        ValueError: if `images` break the image contract, `batch_size` is not a positive
+            integer (or, in training, exceeds the number of images), `first_step` is negative,
+            not an integer or nonzero outside training, `grey_fraction` is outside [0, 1], or
+            `noise` is not a valid spec.
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.data import make_dataset
+        >>> images = np.full((8, 8, 8, 1), 0.5, "float32")
+        >>> validation = make_dataset(images, "gaussian:0.1", batch_size=4, seed=0, training=False)
+        >>> [tuple(noisy.shape) for noisy, clean in validation]
+        [(4, 8, 8, 1), (4, 8, 8, 1)]
+        >>> stream = make_dataset(images, "gaussian:0-0.5", batch_size=4, seed=0, training=True)
+        >>> noisy, clean = next(iter(stream))
+        >>> tuple(noisy.shape), bool((clean.numpy() == 0.5).all())
+        ((4, 8, 8, 1), True)
     """
     images = check_images(images)
     if not isinstance(batch_size, int) or batch_size < 1:

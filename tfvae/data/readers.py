@@ -78,7 +78,7 @@ def read_cifar_binary(paths):
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Unpickles plain containers and NumPy arrays only: a pickle cannot run code through us."""
+    """Unpickles plain containers and NumPy arrays only: a pickle cannot run code through it."""
 
     _ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"),

@@ -19,7 +19,26 @@ import numpy as np
 from tfvae.data import readers
 
 SPLITS = ("train", "validation", "test", "train+validation")
+"""The splits `load` reads.
+
+`"train"` is the train files minus the validation slice, `"validation"` a fixed, seeded slice
+of the train files (so model selection never touches test), `"test"` the test files, and
+`"train+validation"` all the train files.
+
+Examples:
+    >>> from tfvae.data import SPLITS
+    >>> SPLITS
+    ('train', 'validation', 'test', 'train+validation')
+"""
+
 DEFAULT_VALIDATION_SIZE = 5000
+"""How many train images `load` holds out as the validation slice unless told otherwise.
+
+Examples:
+    >>> from tfvae.data import DEFAULT_VALIDATION_SIZE
+    >>> DEFAULT_VALIDATION_SIZE
+    5000
+"""
 
 # Folder names a dataset is found under inside TFVAE_DATA_DIR / --data-dir, and places searched
 # without any flag (the Debian package `dataset-fashion-mnist`).
@@ -33,12 +52,38 @@ TFDS_HOST = "storage.googleapis.com"
 
 
 class DataNotFoundError(FileNotFoundError):
-    """No source held the requested data; the message lists every place that was searched."""
+    """Raised by `load` when no source holds the requested data.
+
+    A `FileNotFoundError` whose message lists every place searched and how to provide the data.
+
+    Examples:
+        >>> from tfvae.data import DataNotFoundError, load
+        >>> try:
+        ...     load("no_such_dataset")
+        ... except DataNotFoundError as error:
+        ...     print(isinstance(error, FileNotFoundError), str(error).split(":")[0])
+        True Unknown dataset 'no_such_dataset'
+    """
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageSet:
-    """Clean images (float32 [0, 1], NHWC), integer labels, and where they came from."""
+    """Clean images, their labels and where they came from: what `load` returns.
+
+    `len(image_set)` is the number of images.
+
+    Args:
+        images: float32 NumPy array of shape `(N, H, W, C)`, values in [0, 1].
+        labels: int64 NumPy array of shape `(N,)`, the class of each image.
+        origin: str, where the images were read (a path or `tfds:NAME/SPLIT`; parts joined by ` + `).
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.data import ImageSet
+        >>> image_set = ImageSet(np.zeros((3, 8, 8, 1), "float32"), np.zeros(3, "int64"), "example")
+        >>> len(image_set), image_set.origin
+        (3, 'example')
+    """
 
     images: np.ndarray
     labels: np.ndarray
@@ -48,22 +93,63 @@ class ImageSet:
         return len(self.images)
 
 
-def load(source, split="train", *, data_dir=None, validation_size=DEFAULT_VALIDATION_SIZE, seed=0, download=True):
-    """Load clean images of `split` from `source`.
+def load(
+    source: str | os.PathLike,
+    split: str = "train",
+    *,
+    data_dir: str | None = None,
+    validation_size: int = DEFAULT_VALIDATION_SIZE,
+    seed: int = 0,
+    download: bool = True,
+) -> ImageSet:
+    """Loads the clean images of one split of a dataset, from local files or TFDS.
+
+    A dataset name is looked for in `data_dir`, then `$TFVAE_DATA_DIR` and well-known folders,
+    and only then in TFDS (which downloads it when allowed). A path is read in whichever layout
+    it holds: IDX files (`train-images-idx3-ubyte[.gz]`, ...), CIFAR-10 binary or python
+    batches, an image folder `root/<split>/<class>/*` or `root/<split>/*`, or a flat folder
+    of images `root/*` (the train files; every label 0).
 
     Args:
-        source: a TFDS name (`mnist`, `fashion_mnist`, `cifar10`), a local path (IDX files, CIFAR-10
-            binary or python batches, an image folder `root/<split>/<class>/*` or `root/<split>/*`, or
-            a flat folder of images `root/*`, which is the train split), or several joined
-            with `+`, e.g. `mnist+cifar10`: images are brought to one shape (smaller images
-            zero-padded around the centre, grey replicated to RGB) and labels offset so classes stay
-            distinct; each part contributes its share of the validation slice.
-        split: one of `SPLITS`.
-        data_dir: a folder searched before `$TFVAE_DATA_DIR` and the well-known places; also
-            passed to TFDS as its data_dir.
-        validation_size: images held out of train as the validation slice (over all parts).
-        seed: fixes which train images form the validation slice.
-        download: let TFDS download when nothing local is found.
+        source: str or path, a TFDS name (`"mnist"`, `"fashion_mnist"`, `"cifar10"`), a local
+            path, or several joined with `+`, e.g. `"mnist+cifar10"`: the images are brought to
+            one shape (smaller ones zero-padded around the centre, grey replicated to RGB), the
+            labels offset so that classes stay distinct, and each part contributes its share of
+            the validation slice.
+        split: str, one of `SPLITS`. Defaults to `"train"`.
+        data_dir: str or None, a folder searched first, also given to TFDS as its `data_dir`.
+            Defaults to `None`.
+        validation_size: int, train images held out as the validation slice (over all parts).
+            Defaults to `DEFAULT_VALIDATION_SIZE` (5000).
+        seed: int, fixes which train images form the validation slice. Defaults to `0`.
+        download: bool, let TFDS download the dataset when nothing local is found. Defaults to
+            `True`.
+
+    Returns:
+        An `ImageSet`: float32 images in [0, 1] of shape `(N, H, W, C)`, int64 labels, origin.
+
+    Raises:
+        ValueError: if `split` is not in `SPLITS` or `validation_size` is not between 1 and the
+            number of train images minus 1.
+        CorruptFileError: (a `ValueError`) if a data file exists but cannot be read as the
+            format it claims to be.
+        DataNotFoundError: if no source holds the data (the message lists where it looked).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> import tensorflow as tf
+        >>> from tfvae.data import load
+        >>> folder = Path(tempfile.mkdtemp())  # a flat folder of three 8x8 grey PNGs
+        >>> for name in ("a", "b", "c"):
+        ...     png = tf.io.encode_png(np.zeros((8, 8, 1), np.uint8)).numpy()
+        ...     _ = (folder / f"{name}.png").write_bytes(png)
+        >>> train = load(folder, "train", validation_size=1)
+        >>> train.images.shape, train.images.dtype
+        ((2, 8, 8, 1), dtype('float32'))
+        >>> len(load(folder, "validation", validation_size=1))
+        1
     """
     if split not in SPLITS:
         raise ValueError(f"Expected split to be one of {SPLITS}. Received: split={split!r}.")

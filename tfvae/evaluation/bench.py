@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from tfvae.data import sources
-from tfvae.evaluation import baselines, figures
+from tfvae.evaluation import baselines, figures, provenance
 from tfvae.evaluation.scoring import HEADLINE_SIGMAS, HEADLINE_SPECS, baseline_methods, compare, predict_in_batches
 from tfvae.models.saving import FINAL_MODEL, load_model
 from tfvae.training import recipes
@@ -75,7 +75,7 @@ def score_all(dataset, runs, fast, seed=0):
 
 def markdown(dataset, results, seconds):
     header = "| model | train s | " + " | ".join(f"sigma {s:g}" for s in HEADLINE_SIGMAS) + " |"
-    lines = [f"### {dataset}", "", header, "|---|---|" + "---|" * len(HEADLINE_SIGMAS)]
+    lines = [f"## {dataset}", "", header, "|---|---|" + "---|" * len(HEADLINE_SIGMAS)]
     for name, by_spec in results.items():
         cells = [f"{by_spec[s]['psnr']:.2f} / {by_spec[s]['ssim']:.3f}" for s in HEADLINE_SPECS]
         lines.append(f"| {name} | {seconds.get(name, 0):.0f} | " + " | ".join(cells) + " |")
@@ -104,6 +104,5 @@ def run(datasets, out, fast=False, table=None, figure_dir=None):
             )
             figures.save(figure, Path(figure_dir) / f"{dataset}_psnr_vs_sigma.png")
     if table:
-        Path(table).parent.mkdir(parents=True, exist_ok=True)
-        Path(table).write_text(report)
+        provenance.results_page(table, "Every model of the path", report)
     return report

@@ -71,6 +71,7 @@ def provenance(command=None) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "cpu": cpu(),
         "gpus": gpus(),
+        "load_average": round(os.getloadavg()[0], 2),  # other work sharing the cores slows speed figures
         "versions": versions(),
     }
 
@@ -80,11 +81,13 @@ def describe(record: dict) -> str:
     machine = record["cpu"]
     flags = ", ".join(machine["flags"]) or "none of " + ", ".join(CPU_FLAGS)
     packages = ", ".join(f"{name} {version}" for name, version in record["versions"].items())
+    load = record.get("load_average")
+    busy = f"; load average {load:g} when it started (other processes sharing the cores)" if load else ""
     return (
         f"- Command: `{record['command']}`\n"
         f"- Date: {record['date']}\n"
         f"- Machine: {machine['model']}, {machine['cores']} logical cores, CPU flags: {flags}; "
-        f"GPUs: {', '.join(record['gpus']) or 'none'}\n"
+        f"GPUs: {', '.join(record['gpus']) or 'none'}{busy}\n"
         f"- Versions: {packages}\n"
     )
 
@@ -114,3 +117,35 @@ def results_page(path, title: str, body: str, record: dict | None = None) -> Pat
     text = f"# {title}\n\n{body.rstrip()}\n\n## How this was measured\n\n{describe(record)}"
     path.write_text(text)
     return path
+
+
+class ResultsPage:
+    """Lines printed as a benchmark produces them, then written with their provenance as a results page.
+
+    Args:
+        path: the Markdown file `write` creates.
+        title: str, the page's heading.
+
+    Example:
+
+    >>> import tempfile
+    >>> page = ResultsPage(tempfile.mkdtemp() + "/speed.md", "Speed")
+    >>> page.add("| model | img/s |")
+    | model | img/s |
+    >>> page.write().read_text().startswith("# Speed")
+    True
+    """
+
+    def __init__(self, path, title: str):
+        self.path = path
+        self.title = title
+        self.lines = []
+
+    def add(self, line: str = "") -> None:
+        """Print `line` now and keep it for the page."""
+        print(line, flush=True)
+        self.lines.append(line)
+
+    def write(self) -> Path:
+        """Write the page (see `results_page`); returns its path."""
+        return results_page(self.path, self.title, "\n".join(self.lines))

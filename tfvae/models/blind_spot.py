@@ -43,17 +43,42 @@ def masked_copy(images, fraction, seed):
 
 @keras.saving.register_keras_serializable(package="tfvae")
 class Noise2Void(DnCNN):
-    """DnCNN's network trained as a blind-spot denoiser on noisy images alone.
+    """Noise2Void: DnCNN's network trained as a blind-spot denoiser on noisy images alone.
 
-    Args (besides DnCNN's):
-        masked_fraction: fraction of the pixels masked per training image (default 1/64: ~12 per
-            MNIST image; the loss sees only those).
-        seed: seeds the masking (with the optimizer step: a pure function of (seed, step)).
+    In training, a few pixels of each noisy image are replaced by a random neighbour's value and
+    the loss is the squared error at those pixels against their own noisy values (see the module
+    docstring). No clean image and no noise model are needed: train with `compile()` and `fit`
+    on noisy images (a clean image in the data only enters the PSNR metric). At inference the
+    network sees the whole image. Other keyword arguments, e.g. `name`, go to `keras.Model`.
+
+    Args:
+        image_shape: tuple `(H, W, C)`, the shape of the training images; any height and width
+            are denoised.
+        masked_fraction: float in (0, 1), the fraction of the pixels masked per training image;
+            the loss sees only those. Defaults to `1 / 64` (about 12 pixels of a 28x28 image).
+        seed: int, seeds the masking, with the optimizer step: a pure function of `(seed, step)`.
+            Defaults to `0`.
+
+    Keyword Args:
+        conv_layers (int): the number of 3x3 convolutions, >= 2. Defaults to 17.
+        width (int): channels of the hidden convolutions. Defaults to 64.
+        network_dtype (str): the Keras dtype policy of the convolutions. Defaults to `"float32"`.
+
+    Raises:
+        ValueError: if `masked_fraction` is not in (0, 1), or DnCNN's arguments are invalid.
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.models import Noise2Void
+        >>> model = Noise2Void((8, 8, 1), conv_layers=3, width=4)
+        >>> model.compile()  # the masked loss is the model's own
+        >>> tuple(model(np.full((2, 8, 8, 1), 0.5, "float32")).shape)
+        (2, 8, 8, 1)
     """
 
     default_loss = None  # train_step computes the masked loss
 
-    def __init__(self, image_shape, masked_fraction=1 / 64, seed=0, **kwargs):
+    def __init__(self, image_shape: tuple, masked_fraction: float = 1 / 64, seed: int = 0, **kwargs):
         super().__init__(image_shape, **kwargs)
         if not 0 < masked_fraction < 1:
             raise ValueError(f"Expected 0 < masked_fraction < 1. Received: masked_fraction={masked_fraction!r}.")
@@ -64,10 +89,28 @@ class Noise2Void(DnCNN):
 
     @property
     def metrics(self):
+        """The trackers `fit` reports and resets each epoch: the masked loss and psnr."""
         return [self.loss_tracker, self.psnr_tracker]
 
-    def masked_loss(self, noisy, step, training):
-        """The mean squared error at the masked pixels of `noisy`, predicted from their neighbourhoods."""
+    def masked_loss(self, noisy: tf.Tensor, step: int | tf.Tensor, training: bool) -> tf.Tensor:
+        """The mean squared error at masked pixels of `noisy`, each predicted from its neighbourhood.
+
+        Args:
+            noisy: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+            step: int or integer tensor, with `seed`, seeds which pixels are masked.
+            training: bool, whether the network runs in training mode.
+
+        Returns:
+            A float32 scalar tensor.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import Noise2Void
+            >>> model = Noise2Void((8, 8, 1), conv_layers=3, width=4, masked_fraction=0.25)
+            >>> flat = np.full((2, 8, 8, 1), 0.5, "float32")  # every neighbour predicts it exactly
+            >>> round(float(model.masked_loss(flat, step=0, training=False)), 6)
+            0.0
+        """
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         masked, mask = masked_copy(noisy, self.masked_fraction, seed)
         predicted = self(masked, training=training)
@@ -75,6 +118,7 @@ class Noise2Void(DnCNN):
         return tf.reduce_sum(mask * tf.square(predicted - noisy)) / (tf.reduce_sum(mask) * channels + 1e-8)
 
     def train_step(self, data):
+        """One optimizer step on the masked loss of a batch of noisy images; returns the logs."""
         noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             loss = self.masked_loss(noisy, self.optimizer.iterations, training=True)
@@ -83,6 +127,7 @@ class Noise2Void(DnCNN):
         return self._track(loss, noisy, clean)
 
     def test_step(self, data):
+        """The masked loss and the PSNR of a validation batch; returns the logs."""
         noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self._track(self.masked_loss(noisy, -1, training=False), noisy, clean)
 
@@ -93,4 +138,5 @@ class Noise2Void(DnCNN):
         return {m.name: m.result() for m in self.metrics}
 
     def get_config(self):
+        """The model's config: DnCNN's, `masked_fraction` and `seed`."""
         return {**super().get_config(), "masked_fraction": self.masked_fraction, "seed": self.seed}

@@ -16,13 +16,33 @@ from tfvae.models.training_defaults import TrainingDefaults
 
 @keras.saving.register_keras_serializable(package="tfvae")
 class DnCNN(TrainingDefaults, keras.Model):
-    """Residual denoiser: `conv_layers` convolutions of `width` channels (DnCNN-17: 17 layers, width 64).
+    """DnCNN, the supervised residual denoiser: the network estimates the noise, which is subtracted.
+
+    `conv_layers` 3x3 convolutions at full resolution (the defaults are DnCNN-17: 17 layers of
+    width 64). The last convolution starts at zero, so an untrained DnCNN is the identity.
+    Trained with `compile()` (mean squared error) and `fit` on `(noisy, clean)` pairs; it takes
+    images of any size. Calling the model denoises; the output is clipped to [0, 1] at inference.
+    Other keyword arguments, e.g. `name`, go to `keras.Model`.
 
     Args:
-        image_shape: (H, W, C) of the images.
-        conv_layers: 3x3 convolutions, >= 2. Default 17.
-        width: channels of the hidden convolutions. Default 64.
-        network_dtype: Keras dtype policy of the convolutions; inputs and outputs are float32.
+        image_shape: tuple `(H, W, C)`, the shape of the training images; any height and width
+            are denoised.
+        conv_layers: int >= 2, the number of 3x3 convolutions. Defaults to `17`.
+        width: int, channels of the hidden convolutions. Defaults to `64`.
+        network_dtype: str, the Keras dtype policy of the convolutions, `"float32"` or
+            `"mixed_bfloat16"`; inputs and outputs stay float32. Defaults to `"float32"`.
+
+    Raises:
+        ValueError: if `conv_layers` is not an integer >= 2 or `width` not a positive integer.
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.models import DnCNN
+        >>> model = DnCNN((8, 8, 1), conv_layers=3, width=4)
+        >>> noisy = np.random.default_rng(0).uniform(size=(2, 12, 16, 1)).astype("float32")
+        >>> denoised = model(noisy).numpy()
+        >>> denoised.shape, bool(np.allclose(denoised, noisy))  # untrained: the identity
+        ((2, 12, 16, 1), True)
     """
 
     default_loss = "mse"
@@ -31,7 +51,9 @@ class DnCNN(TrainingDefaults, keras.Model):
     can_sample = False
     is_density_model = False
 
-    def __init__(self, image_shape, conv_layers=17, width=64, network_dtype="float32", **kwargs):
+    def __init__(
+        self, image_shape: tuple, conv_layers: int = 17, width: int = 64, network_dtype: str = "float32", **kwargs
+    ):
         super().__init__(**{"dtype": "float32", **kwargs})
         if not isinstance(conv_layers, int) or conv_layers < 2:
             raise ValueError(f"Expected conv_layers to be an integer >= 2. Received: conv_layers={conv_layers!r}.")
@@ -45,8 +67,19 @@ class DnCNN(TrainingDefaults, keras.Model):
             self.noise_estimator = self.build_noise_estimator()
         self.built = True
 
-    def build_noise_estimator(self):
-        """The `conv_layers` convolutions: noisy images -> estimated noise."""
+    def build_noise_estimator(self) -> keras.Model:
+        """Builds the network of `conv_layers` convolutions that estimates the noise.
+
+        Returns:
+            A `keras.Sequential` from noisy images `(N, H, W, C)` of any size to the estimated
+                noise of the same shape.
+
+        Examples:
+            >>> from tfvae.models import DnCNN
+            >>> estimator = DnCNN((8, 8, 1), conv_layers=3, width=4).build_noise_estimator()
+            >>> len([layer for layer in estimator.layers if "conv" in layer.name])
+            3
+        """
         middle = []
         for _ in range(self.conv_layers - 2):
             middle += [
@@ -80,6 +113,7 @@ class DnCNN(TrainingDefaults, keras.Model):
         return super().from_config(config)
 
     def get_config(self):
+        """The model's config: `image_shape`, `conv_layers`, `width`, `network_dtype`."""
         return {
             **super().get_config(),
             "image_shape": self.image_shape,

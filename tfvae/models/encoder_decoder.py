@@ -12,21 +12,28 @@ from tfvae.models.training_defaults import TrainingDefaults
 
 
 class EncoderDecoder(TrainingDefaults, keras.Model):
-    """A keras.Model holding `encoder` (images -> dict of `heads`) and `decoder` (z -> images).
+    """Base of `Autoencoder` and `VAE`: a keras.Model holding an `encoder` and a `decoder`.
 
-    Args:
-        image_shape: (H, W, C) of the images.
-        arch: a name in `tfvae.models.architectures.ARCHITECTURES`; None: the model's `default_arch`.
-        width, latent_dim, latent_stride, residual_blocks, conv_layers: the architecture's
-            hyperparameters; None (or absent) takes the architecture's default, and one the
-            architecture does not have is an error.
-        heads: the encoder's outputs.
-        network_dtype: Keras dtype policy the encoder and decoder compute in ("float32",
-            "mixed_bfloat16"); the model itself is float32, so its public methods take and
-            return float32 whatever the networks compute in.
-
+    The encoder maps images to a dict of latents named by `heads`, the decoder maps z back to
+    images; both are built from an architecture of `ARCHITECTURES`. The model itself is
+    float32, so its public methods take and return float32 whatever the networks compute in.
     Subclasses create their own state, then call `self.build(...)` last: Keras refuses new
     state on a built model.
+
+    Args:
+        image_shape: tuple `(H, W, C)`, the shape of the images.
+        arch: str or None, a name in `ARCHITECTURES`; None takes the model's `default_arch`.
+        heads: tuple of str, the names of the encoder's outputs.
+        width: int or None, the architecture's width. Defaults to `None` (its default).
+        latent_dim: int or None, the architecture's latent size. Defaults to `None`.
+        latent_stride: int or None, conv-spatial's latent stride. Defaults to `None`.
+        residual_blocks: int or None, conv-spatial's residual blocks. Defaults to `None`.
+        conv_layers: int or None, conv-fullres's convolutions. Defaults to `None`.
+        network_dtype: str, the Keras dtype policy the encoder and decoder compute in,
+            `"float32"` or `"mixed_bfloat16"`. Defaults to `"float32"`.
+
+    Raises:
+        ValueError: if `arch` is unknown, or a hyperparameter is invalid or not the architecture's.
     """
 
     default_arch = None  # set by each model
@@ -62,30 +69,98 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
             self.encoder = self.architecture.build_encoder(self.image_shape, heads)
             self.decoder = self.architecture.build_decoder(self.image_shape)
 
-    def uses_xla(self):
+    def uses_xla(self) -> bool:
+        """Whether `compile(jit_compile="auto")` compiles the model with XLA.
+
+        Returns:
+            The architecture's `prefers_xla`: True for `mlp` (small dense layers, whose many
+            small steps XLA fuses), False for the convolutional architectures.
+
+        Examples:
+            >>> from tfvae.models import VAE
+            >>> VAE((8, 8, 1), arch="mlp", width=4, latent_dim=2).uses_xla()
+            True
+        """
         return self.architecture.prefers_xla
 
     def build(self, input_shape):
-        self.built = True  # encoder and decoder are functional models, built on creation
+        """Marks the model built: encoder and decoder are functional models, built on creation."""
+        self.built = True
 
-    def latents(self, images, training=False):
-        """The encoder's heads for a checked image batch, as float32 tensors by name."""
+    def latents(self, images: tf.Tensor, training: bool = False) -> dict:
+        """Runs the encoder on a checked image batch.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1], of the
+                model's image shape (any multiple of `size_multiple` when it is not None).
+            training: bool, whether the encoder runs in training mode. Defaults to `False`.
+
+        Returns:
+            A dict of float32 tensors by head name: `{"z_mean", "z_log_var"}` for a VAE,
+            `{"z"}` for an autoencoder (the SavedModel's `encode` signature).
+
+        Raises:
+            ValueError: if `images` are not float32 or their shape does not fit the model.
+            tf.errors.InvalidArgumentError: if `images` are empty, not finite or outside [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> latents = vae.latents(np.zeros((2, 8, 8, 1), "float32"))
+            >>> {name: tuple(value.shape) for name, value in sorted(latents.items())}
+            {'z_log_var': (2, 4, 4, 2), 'z_mean': (2, 4, 4, 2)}
+        """
         latents = self.encoder(check_image_batch(images, self.image_shape, self.size_multiple), training=training)
         return {head: tf.cast(value, tf.float32) for head, value in latents.items()}
 
-    def decoder_output(self, z, training=False):
-        """The decoder's raw output (before the likelihood's mean or clipping), as float32."""
+    def decoder_output(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Runs the decoder: its raw output, before the likelihood's mean or any clipping.
+
+        Args:
+            z: float32 tensor or array of shape `(N, *latent_shape)`, the latents.
+            training: bool, whether the decoder runs in training mode. Defaults to `False`.
+
+        Returns:
+            A float32 tensor shaped like the images: logits for a Bernoulli likelihood, the mean
+            itself (unclipped) for the Gaussian ones and the autoencoder.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> tuple(vae.decoder_output(np.zeros((2, *vae.latent_shape), "float32")).shape)
+            (2, 8, 8, 1)
+        """
         return tf.cast(self.decoder(z, training=training), tf.float32)
 
     @property
-    def latent_shape(self):
-        """Shape of one z of an `image_shape` image (without the batch axis)."""
+    def latent_shape(self) -> tuple:
+        """The shape of one z of an `image_shape` image, without the batch axis.
+
+        Examples:
+            >>> from tfvae.models import VAE
+            >>> VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2).latent_shape
+            (4, 4, 2)
+            >>> VAE((8, 8, 1), arch="conv", width=4, latent_dim=2).latent_shape
+            (2,)
+        """
         return tuple(self.architecture.latent_shape(self.image_shape))
 
     @property
-    def size_multiple(self):
-        """None when the model takes only `image_shape` images; else it takes any height and width
-        that are multiples of this (a fully convolutional architecture)."""
+    def size_multiple(self) -> int | None:
+        """What image heights and widths the model takes.
+
+        None when it takes only `image_shape` images; otherwise (a fully convolutional
+        architecture) any height and width that are multiples of this number.
+
+        Examples:
+            >>> from tfvae.models import VAE
+            >>> VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2).size_multiple
+            2
+            >>> print(VAE((8, 8, 1), arch="conv", width=4, latent_dim=2).size_multiple)
+            None
+        """
         return self.architecture.size_divisor() if self.architecture.fully_convolutional else None
 
     @classmethod
@@ -106,6 +181,7 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         return super().from_config({key: value for key, value in config.items() if key not in unused})
 
     def get_config(self):
+        """The model's config: `image_shape`, the architecture and its hyperparameters, `network_dtype`."""
         return {
             **super().get_config(),
             "image_shape": self.image_shape,

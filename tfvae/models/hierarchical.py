@@ -24,6 +24,8 @@ that `tfvae sample`, the figures and TF Serving clients use, while a lower level
 something together with the levels above it. `posterior_levels` gives every level.
 """
 
+from collections.abc import Callable
+
 import keras
 import tensorflow as tf
 from keras import layers
@@ -64,42 +66,76 @@ def level_kl(level):
 
 @keras.saving.register_keras_serializable(package="tfvae")
 class HierarchicalVAE(VariationalModel):
-    """A ladder VAE for denoising and density estimation, trained with plain `fit` like the VAE.
+    """A hierarchical (ladder) VAE for denoising and density estimation, trained with plain `fit`.
+
+    `levels` stochastic levels of latent maps at halving resolutions, inferred top-down (see the
+    module docstring); the KL has one analytic term per level. It takes images of any size
+    (padded inside to a multiple of 2^levels, the output cropped back). Like `VAE`, calling the
+    model denoises and `compile()` needs no arguments; `encode` and `decode` work on the top
+    level. Other keyword arguments, e.g. `name`, go to `keras.Model`.
 
     Args:
-        image_shape: (H, W, C) of the training images (any size is denoised).
-        levels: stochastic levels L >= 2; level l is a latent map at 1/2^l of the image's size.
-        width: channels of the deterministic paths. Default 64.
-        latent_dim: latent channels per level. Default 8.
-        residual_blocks: residual cells (two 3x3 convolutions plus the identity, the second starting
-            at zero) per level in each path, and at the output. Default 1.
-        likelihood, sigma_x, beta, kl_warmup_steps, iw_samples, noise_model, mmse_samples, seed:
-            as the VAE's (its docstring); the likelihood defaults to gaussian.
-        free_bits: nats per latent dimension, applied per level: a level whose KL (batch mean) is
-            below free_bits x its dimensions is not penalised. Default 0.
-        network_dtype: Keras dtype policy of the layers ("float32", "mixed_bfloat16").
+        image_shape: tuple `(H, W, C)`, the shape of the training images, C in (1, 3); images of
+            any size are denoised.
+        levels: int >= 2, the stochastic levels L; level l is a latent map at 1/2^l of the
+            image's size. Defaults to `3`.
+        width: int, channels of the deterministic paths. Defaults to `64`.
+        latent_dim: int, latent channels per level. Defaults to `8`.
+        residual_blocks: int >= 0, residual cells (two 3x3 convolutions plus the identity, the
+            second starting at zero) per level in each path, and at the output. Defaults to `1`.
+        likelihood: str, the decoder likelihood, as `VAE`'s. Defaults to `"gaussian"`.
+        sigma_x: float > 0, the Gaussian decoder's standard deviation. Defaults to `0.05`.
+        beta: float >= 0, the weight of the KL term. Defaults to `1.0`.
+        kl_warmup_steps: int >= 0, beta ramps up linearly from 0 over this many training steps.
+            Defaults to `0`.
+        free_bits: float >= 0, nats per latent dimension, applied per level: a level whose KL
+            (batch mean) is below `free_bits` times its dimensions is not penalised. Defaults to
+            `0.0`.
+        iw_samples: int >= 1, posterior draws per image in the loss (1: the ELBO; more: the
+            importance-weighted bound, as `VAE`'s). Defaults to `1`.
+        noise_model: str or None, train on noisy images alone under this noise model, as
+            `VAE`'s. Defaults to `None`.
+        mmse_samples: int >= 0, posterior draws the denoiser averages; 0 decodes the posterior
+            means once. Defaults to `0`.
+        seed: int or None, seeds the sampling layer. Defaults to `None`.
+        network_dtype: str, the Keras dtype policy of the layers, `"float32"` or
+            `"mixed_bfloat16"`. Defaults to `"float32"`.
+
+    Raises:
+        ValueError: if `image_shape` is not `(H, W, C)` with C in (1, 3), a count is not an
+            integer of its minimum, or a setting of the objective is invalid (see
+            `init_objective`).
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.models import HierarchicalVAE
+        >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+        >>> tuple(hvae(np.full((2, 12, 10, 1), 0.5, "float32")).shape)  # any size
+        (2, 12, 10, 1)
+        >>> hvae.latent_shape  # the top level: 1/4 of 8x8
+        (2, 2, 2)
     """
 
     size_multiple = 1  # any height and width: padded inside to a multiple of 2^levels
-    density_chunk = 10  # its draws carry every level's maps: 100 x 100 images would take ~15 GB
+    density_chunk = 10  # each draw carries every level's maps: fewer draws per call keep the memory bounded
 
     def __init__(
         self,
-        image_shape,
-        levels=3,
-        width=64,
-        latent_dim=8,
-        residual_blocks=1,
-        likelihood="gaussian",
-        sigma_x=0.05,
-        beta=1.0,
-        kl_warmup_steps=0,
-        free_bits=0.0,
-        iw_samples=1,
-        noise_model=None,
-        mmse_samples=0,
-        seed=None,
-        network_dtype="float32",
+        image_shape: tuple,
+        levels: int = 3,
+        width: int = 64,
+        latent_dim: int = 8,
+        residual_blocks: int = 1,
+        likelihood: str = "gaussian",
+        sigma_x: float = 0.05,
+        beta: float = 1.0,
+        kl_warmup_steps: int = 0,
+        free_bits: float = 0.0,
+        iw_samples: int = 1,
+        noise_model: str | None = None,
+        mmse_samples: int = 0,
+        seed: int | None = None,
+        network_dtype: str = "float32",
         **kwargs,
     ):
         super().__init__(**{"dtype": "float32", **kwargs})
@@ -154,16 +190,26 @@ class HierarchicalVAE(VariationalModel):
         self.build((None, *image_shape))
 
     def build(self, input_shape):
+        """Creates every layer's weights by denoising one blank image."""
         self.denoise_once(tf.zeros((1, *self.image_shape)))  # creates every layer's weights
         self.built = True
 
     @property
     def metrics(self):
+        """The VAE's trackers and the KL of each level."""
         return [*super().metrics, *self.level_kl_trackers]
 
     @property
-    def latent_shape(self):
-        """Shape of the top level's z for an `image_shape` image (the `decode` input)."""
+    def latent_shape(self) -> tuple:
+        """The shape of the top level's z for an `image_shape` image, what `decode` takes.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> hvae.latent_shape
+            (2, 2, 2)
+        """
         stride = 2**self.levels
         height, width = (-(-size // stride) for size in self.image_shape[:2])
         return (height, width, self.latent_dim)
@@ -174,8 +220,28 @@ class HierarchicalVAE(VariationalModel):
             hidden = hidden + conv_b(activation(conv_a(activation(hidden))))
         return hidden
 
-    def bottom_up(self, images, training=False):
-        """The deterministic maps d_1 .. d_L of a checked, padded image batch."""
+    def bottom_up(self, images: tf.Tensor, training: bool = False) -> list:
+        """Runs the deterministic bottom-up path on a checked image batch, padded to a multiple of 2^L.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1], any size.
+            training: bool, whether the layers run in training mode. Defaults to `False`.
+
+        Returns:
+            The list of maps d_1 .. d_L, d_l of shape `(N, H_pad / 2^l, W_pad / 2^l, width)`.
+
+        Raises:
+            ValueError: if `images` are not float32 or their channels are not the model's.
+            tf.errors.InvalidArgumentError: if `images` are empty, not finite or outside [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> [tuple(d.shape) for d in hvae.bottom_up(images)]
+            [(2, 4, 4, 4), (2, 2, 2, 4)]
+        """
         images = check_image_batch(images, self.image_shape, self.size_multiple)
         stride = 2**self.levels
         size = tf.shape(images)
@@ -188,11 +254,40 @@ class HierarchicalVAE(VariationalModel):
             features.append(hidden)
         return features
 
-    def top_down(self, choose, output_size, features=None, top_shape=None, training=False):
-        """Run the top-down path; `choose(i, posterior, prior)` picks level i's z from the float32
-        (mean, log_var) pairs (posterior None without `features`, i.e. when generating; then the
-        top level is shaped `top_shape`, (N, h, w, latent_dim)). Returns (the output cropped to
-        `output_size` (H, W), float32, and per level {"z", "mean", "log_var", "prior_mean", "prior_log_var"})."""
+    def top_down(
+        self,
+        choose: Callable,
+        output_size: tuple | tf.Tensor,
+        features: list | None = None,
+        top_shape: tuple | tf.Tensor | None = None,
+        training: bool = False,
+    ) -> tuple:
+        """Runs the top-down path, from the top level to the output, choosing each level's z.
+
+        Args:
+            choose: callable, `choose(i, posterior, prior)` returns level `i + 1`'s z (`i` from
+                L - 1 down to 0) from the float32 `(mean, log_var)` pairs of its posterior (None
+                without `features`) and its conditional prior.
+            output_size: tuple or tensor `(H, W)`, the size the output is cropped to.
+            features: list or None, the `bottom_up` maps of the images; None when generating.
+                Defaults to `None`.
+            top_shape: tuple or tensor or None, without `features`: the top level's shape
+                `(N, h, w, latent_dim)`. Defaults to `None`.
+            training: bool, whether the layers run in training mode. Defaults to `False`.
+
+        Returns:
+            A tuple `(output, levels)`: the decoder's float32 raw output `(N, H, W, C)`, and per
+                level (level 1 first) a dict of `"z"`, `"mean"`, `"log_var"` (None when
+                generating), `"prior_mean"` and `"prior_log_var"`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> output, levels = hvae.top_down(lambda i, posterior, prior: prior[0], (8, 8), top_shape=(2, 2, 2, 2))
+            >>> tuple(output.shape), [tuple(level["z"].shape) for level in levels]
+            ((2, 8, 8, 1), [(2, 4, 4, 2), (2, 2, 2, 2)])
+        """
         levels = [None] * self.levels
         state = None
         for i in reversed(range(self.levels)):
@@ -217,8 +312,24 @@ class HierarchicalVAE(VariationalModel):
         return output[:, : output_size[0], : output_size[1], :], levels
 
     # === Inference ===
-    def denoise_once(self, images, training=False):
-        """Every level at its posterior mean, decoded."""
+    def denoise_once(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Denoises images by decoding every level at its posterior mean: the deterministic denoiser.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1], any size.
+            training: bool, whether the layers run in training mode. Defaults to `False`.
+
+        Returns:
+            A float32 tensor of the shape of `images`, in [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> tuple(hvae.denoise_once(images).shape)
+            (2, 8, 8, 1)
+        """
         output, _ = self.top_down(
             lambda i, posterior, prior: posterior[0],
             tf.shape(images)[1:3],
@@ -227,11 +338,45 @@ class HierarchicalVAE(VariationalModel):
         )
         return self.likelihood_mean(output)
 
-    def posterior_state(self, images):
+    def posterior_state(self, images: tf.Tensor) -> tuple:
+        """Computes what the posterior draws of a batch share, once per batch.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+
+        Returns:
+            A tuple `(bottom_up(images), (H, W))`, for `posterior_draw`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> features, size = hvae.posterior_state(images)
+            >>> len(features), [int(n) for n in size]
+            (2, [8, 8])
+        """
         return self.bottom_up(images), tf.shape(images)[1:3]
 
-    def posterior_draw(self, state, seed, index):
-        """The decoded draw number `index` of z ~ q(z | x), level by level; seeded by (seed, index)."""
+    def posterior_draw(self, state: tuple, seed: int | tf.Tensor, index: int | tf.Tensor) -> tf.Tensor:
+        """Decodes draw number `index` of z ~ q(z | images), level by level, seeded by `(seed, index)`.
+
+        Args:
+            state: tuple, the `posterior_state` of the images.
+            seed: int or integer tensor, seeds the draws.
+            index: int or integer tensor, which draw.
+
+        Returns:
+            A float32 tensor of the images' shape: one plausible clean version of each image.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> tuple(hvae.posterior_draw(hvae.posterior_state(images), seed=0, index=1).shape)
+            (2, 8, 8, 1)
+        """
         features, size = state
         draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
 
@@ -243,23 +388,88 @@ class HierarchicalVAE(VariationalModel):
 
         return self.likelihood_mean(self.top_down(draw, size, features)[0])
 
-    def posterior_levels(self, images):
-        """Per level (1 first): {"z", "mean", "log_var", "prior_mean", "prior_log_var"} on the
-        posterior-mean path (each level's prior given the posterior means above it)."""
+    def posterior_levels(self, images: tf.Tensor) -> list:
+        """The posterior and conditional prior of every level, on the posterior-mean path.
+
+        Each level's prior is the one given the posterior means of the levels above it.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+
+        Returns:
+            A list, level 1 (the finest) first, of dicts of `"z"`, `"mean"`, `"log_var"`,
+                `"prior_mean"` and `"prior_log_var"`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> [tuple(level["mean"].shape) for level in hvae.posterior_levels(images)]
+            [(2, 4, 4, 2), (2, 2, 2, 2)]
+        """
         return self.top_down(lambda i, posterior, prior: posterior[0], tf.shape(images)[1:3], self.bottom_up(images))[1]
 
-    def latents(self, images, training=False):
-        """{"z_mean", "z_log_var"} of the top level's posterior (the `encode` signature)."""
+    def latents(self, images: tf.Tensor, training: bool = False) -> dict:
+        """The top level's posterior, named as the SavedModel's `encode` signature names it.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+            training: bool, whether the layers run in training mode. Defaults to `False`.
+
+        Returns:
+            A dict of float32 tensors `{"z_mean", "z_log_var"}`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> sorted(hvae.latents(images))
+            ['z_log_var', 'z_mean']
+        """
         mean, log_var = _split(self.posteriors[-1](self.bottom_up(images, training)[-1], training=training))
         return {"z_mean": mean, "z_log_var": log_var}
 
-    def encode(self, images, training=False):
-        """(z_mean, z_log_var) of the top level's posterior q(z_L | images)."""
+    def encode(self, images: tf.Tensor, training: bool = False) -> tuple:
+        """Encodes images into the parameters of the top level's posterior q(z_L | images).
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+            training: bool, whether the layers run in training mode. Defaults to `False`.
+
+        Returns:
+            A tuple `(z_mean, z_log_var)` of float32 tensors of shape `(N, *latent_shape)`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> z_mean, z_log_var = hvae.encode(images)
+            >>> tuple(z_mean.shape)
+            (2, 2, 2, 2)
+        """
         latents = self.latents(images, training=training)
         return latents["z_mean"], latents["z_log_var"]
 
-    def decode(self, z, training=False):
-        """Images of `image_shape` from top-level latents z, the lower levels at their conditional prior means."""
+    def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Decodes top-level latents into images, the lower levels at their conditional prior means.
+
+        Args:
+            z: float32 tensor or array of shape `(N, *latent_shape)`, the top level's latents.
+            training: bool, whether the layers run in training mode. Defaults to `False`.
+
+        Returns:
+            A float32 tensor of shape `(N, *image_shape)`, in [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> tuple(hvae.decode(np.zeros((3, *hvae.latent_shape), "float32")).shape)
+            (3, 8, 8, 1)
+        """
 
         def top_given(i, posterior, prior):
             return z if i == self.levels - 1 else prior[0]
@@ -267,8 +477,23 @@ class HierarchicalVAE(VariationalModel):
         output, _ = self.top_down(top_given, self.image_shape[:2], top_shape=tf.shape(z), training=training)
         return self.likelihood_mean(output)
 
-    def sample(self, count, seed=0):
-        """`count` images drawn from the model: every level from its (conditional) prior, seeded."""
+    def sample(self, count: int, seed: int = 0) -> tf.Tensor:
+        """Generates new images: every level drawn from its (conditional) prior, top level first.
+
+        Args:
+            count: int, how many images.
+            seed: int, seeds the draws. Defaults to `0`.
+
+        Returns:
+            A float32 tensor of shape `(count, *image_shape)`, in [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> tuple(hvae.sample(3).shape)
+            (3, 8, 8, 1)
+        """
 
         def ancestral(i, posterior, prior):
             return _draw(prior, lambda shape: tf.random.stateless_normal(shape, [seed, i]))
@@ -276,9 +501,31 @@ class HierarchicalVAE(VariationalModel):
         output, _ = self.top_down(ancestral, self.image_shape[:2], top_shape=(count, *self.latent_shape))
         return self.likelihood_mean(output)
 
-    def resample_level(self, images, level, seed=0):
-        """`images` decoded with level `level` (1 = finest) drawn from its conditional prior and every
-        other level at its posterior mean: what that level encodes is what changes."""
+    def resample_level(self, images: tf.Tensor, level: int, seed: int = 0) -> tf.Tensor:
+        """Decodes images with one level drawn afresh: what that level encodes is what changes.
+
+        Level `level` is drawn from its conditional prior, every other level kept at its
+        posterior mean.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+            level: int, the level drawn, from 1 (the finest) to `levels`.
+            seed: int, seeds the draw. Defaults to `0`.
+
+        Returns:
+            A float32 tensor of the shape of `images`, in [0, 1].
+
+        Raises:
+            ValueError: if `level` is not between 1 and `levels`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> tuple(hvae.resample_level(images, level=1).shape)
+            (2, 8, 8, 1)
+        """
         if level not in range(1, self.levels + 1):
             raise ValueError(f"Expected level in 1..{self.levels}. Received: level={level!r}.")
 
@@ -290,10 +537,29 @@ class HierarchicalVAE(VariationalModel):
         return self.likelihood_mean(self.top_down(mixed, tf.shape(images)[1:3], self.bottom_up(images))[0])
 
     # === Training ===
-    def elbo_terms(self, noisy, targets, training):
-        """The negative ELBO with one posterior draw per level and each level's analytic KL, as
-        batch means: {"loss" (in training: warmed-up beta, free bits per level), "reconstruction",
-        "kl", "kl_levels": the KL of each level, "reconstructed": the mean image of the draw}."""
+    def elbo_terms(self, noisy: tf.Tensor, targets: tf.Tensor, training: bool) -> dict:
+        """The terms of the negative ELBO with one posterior draw per level, as batch means.
+
+        Args:
+            noisy: float32 tensor of shape `(N, H, W, C)`, the input of the bottom-up path.
+            targets: float32 tensor of the same shape, the images the likelihood scores.
+            training: bool, whether the layers run in training mode; the loss then takes the KL
+                warm-up and free bits (per level).
+
+        Returns:
+            A dict: `"loss"`, `"reconstruction"` (nats per image), `"kl"` (the sum of each
+                level's analytic KL), `"kl_levels"` (the list of them) and `"reconstructed"`
+                (the mean image of the draw).
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> terms = hvae.elbo_terms(images, images, training=False)
+            >>> len(terms["kl_levels"]), sorted(terms)
+            (2, ['kl', 'kl_levels', 'loss', 'reconstructed', 'reconstruction'])
+        """
 
         def draw(i, posterior, prior):
             return _draw(posterior, self.sampling.noise)
@@ -317,9 +583,35 @@ class HierarchicalVAE(VariationalModel):
             "reconstructed": self.likelihood_mean(output),
         }
 
-    def log_importance_weights(self, noisy, targets, samples, noise, training=False):
-        """The terms of the importance-weighted bound over `samples` draws (see VariationalModel):
-        the k draws of a batch run as one batch of k x N, sample-major."""
+    def log_importance_weights(
+        self, noisy: tf.Tensor, targets: tf.Tensor, samples: int, noise: Callable, training: bool = False
+    ) -> dict:
+        """The terms of the importance-weighted bound over `samples` posterior draws per image.
+
+        The draws of a batch run as one batch of `samples * N`, sample-major.
+
+        Args:
+            noisy: float32 tensor of shape `(N, H, W, C)`, the input of the bottom-up path.
+            targets: float32 tensor of the same shape, the images scored.
+            samples: int, draws per image.
+            noise: callable, `noise(shape)` returns standard normal draws of that shape.
+            training: bool, whether the layers run in training mode. Defaults to `False`.
+
+        Returns:
+            A dict: `"log_likelihood"` and `"log_ratio"` (log p(z) - log q(z | x) over all
+                levels), each of shape `(samples, N)`; `"kl_levels"`, the analytic KL per image of
+                each level; `"first_output"`, the output of the first draws.
+
+        Examples:
+            >>> import tensorflow as tf
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> weights = hvae.log_importance_weights(images, images, samples=3, noise=tf.random.normal)
+            >>> tuple(weights["log_ratio"].shape), len(weights["kl_levels"])
+            ((3, 2), 2)
+        """
         features = [tf.tile(f, [samples, 1, 1, 1]) for f in self.bottom_up(noisy, training)]
         log_ratio = []
 
@@ -340,13 +632,33 @@ class HierarchicalVAE(VariationalModel):
             "first_output": output[:count],
         }
 
-    def track(self, terms, clean, denoised):
+    def track(self, terms: dict, clean: tf.Tensor, denoised: tf.Tensor) -> dict:
+        """Updates the trackers, the KL of each level included, from a step's terms.
+
+        Args:
+            terms: dict, a step's `loss_terms` (with `"kl_levels"`).
+            clean: float32 tensor, the clean images the PSNR compares with.
+            denoised: float32 tensor, the model's images.
+
+        Returns:
+            The logs `fit` prints: each tracker's running mean by name.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> logs = hvae.track(hvae.loss_terms(images, images, training=False), images, hvae(images))
+            >>> sorted(logs)
+            ['kl', 'kl_level1', 'kl_level2', 'loss', 'psnr', 'reconstruction']
+        """
         for tracker, kl in zip(self.level_kl_trackers, terms["kl_levels"]):
             tracker.update_state(kl)
         return super().track(terms, clean, denoised)
 
     # === Config ===
     def get_config(self):
+        """The model's config: its shape, its layers' sizes and the objective's settings."""
         return {
             **super().get_config(),
             "image_shape": self.image_shape,

@@ -3,7 +3,7 @@
 Each entry has `nll(clean, output, log_sigma_x)`, the negative log-likelihood per image (summed
 over pixels, nats), and `mean(output)`, the image the decoder predicts (in [0, 1]).
 
-- bernoulli: output = logits, mean = sigmoid(logits) (the write-up's BCE; binarized MNIST densities).
+- bernoulli: output = logits, mean = sigmoid(logits) (the original MLP VAE's BCE; binarized MNIST densities).
 - gaussian: output = the mean itself (linear), N(clean; output, sigma_x^2) per pixel, mean
   clipped to [0, 1]. Not sigmoid: sigmoid + squared error stops learning once the background
   saturates the sigmoid (the gradient carries a factor mu (1 - mu)), which collapses MNIST models.

@@ -39,8 +39,8 @@ def censored_gaussian_nll(noisy, signal, sigma):
 
 
 # The residual noisy - median(8 neighbours) has std sigma * RING_RESIDUAL_SCALE on a flat image (the
-# median of 8 noisy neighbours is itself noisy), measured by simulation on flat mid-grey images with
-# the selection below; estimate_sigma divides it out.
+# median of 8 noisy neighbours is itself noisy): the ratio for flat mid-grey images under the
+# selection below, found by simulation; estimate_sigma divides it out.
 RING_RESIDUAL_SCALE = 1.1288
 FLAT_FRACTION = 0.5  # the flattest half of each image's pixels (smallest spread of their neighbours)
 SEARCH_BOUNDS = (1e-3, 1.5)  # sigma is searched in this range

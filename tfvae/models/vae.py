@@ -5,6 +5,8 @@
 (then the target is the input).
 """
 
+from collections.abc import Callable
+
 import keras
 import tensorflow as tf
 
@@ -19,50 +21,92 @@ def kl_divergence(z_mean, z_log_var):
 
 @keras.saving.register_keras_serializable(package="tfvae")
 class VAE(VariationalModel, EncoderDecoder):
-    """A VAE for denoising: encoder(noisy) -> z ~ q(z | noisy) -> decoder(z) ~ p(clean | z).
+    """A variational autoencoder for denoising: encoder(noisy) -> z ~ q(z | noisy) -> decoder(z) ~ p(clean | z).
+
+    Trained with plain `fit` on `(noisy, clean)` pairs (or images alone, which are then their
+    own targets): `train_step` minimises the negative ELBO, a reconstruction term plus beta
+    times the KL divergence of q(z | x) from the prior N(0, I). Calling the model denoises:
+    it decodes the posterior mean (or, with `mmse_samples`, averages decoded posterior draws).
+    `compile()` needs no arguments. Other keyword arguments, e.g. `name`, go to `keras.Model`.
 
     Args:
-        image_shape: (H, W, C) of the images.
-        arch: "conv-spatial" (default: a latent map), "mlp" (the write-up's 784-400-20), "conv"
-            (global latent) or "conv-fullres" (full-resolution latent map); see
-            `tfvae.models.architectures`. Its hyperparameters (width, latent_dim, latent_stride,
-            residual_blocks, conv_layers) default to the architecture's own.
-        likelihood: "bernoulli", "gaussian" (fixed sigma_x), "gaussian-learned" or
-            "discretized-gaussian" (8-bit bins, learned sigma_x; `tfvae.models.likelihoods`);
-            default: the architecture's (bernoulli for mlp, as in the write-up; gaussian otherwise).
-        sigma_x: the Gaussian decoder's standard deviation (initial value when learned). Default 0.05.
-        beta: weight of the KL term. Default 1.
-        kl_warmup_steps: beta ramps up linearly from 0 over this many training steps. Default 0.
-        free_bits: nats per latent dimension (batch average) below which the KL is not penalised. Default 0.
-        iw_samples: posterior draws per image in the loss: 1 (default) is the ELBO with the
+        image_shape: tuple `(H, W, C)`, the shape of the training images, C in (1, 3).
+        arch: str or None, a name in `ARCHITECTURES`: `"conv-spatial"` (a latent map),
+            `"mlp"` (the original 784-400-20 MLP VAE), `"conv"` (a global latent vector) or
+            `"conv-fullres"` (a full-resolution latent map). Defaults to `None`:
+            `"conv-spatial"`.
+        likelihood: str or None, the decoder likelihood: `"bernoulli"`, `"gaussian"` (fixed
+            sigma_x), `"gaussian-learned"` or `"discretized-gaussian"` (8-bit bins, learned
+            sigma_x). Defaults to `None`: the architecture's, `"bernoulli"` for `mlp` (the
+            original VAE's binary cross-entropy), `"gaussian"` otherwise.
+        sigma_x: float > 0, the Gaussian decoder's standard deviation (its initial value when
+            learned). Defaults to `0.05`.
+        beta: float >= 0, the weight of the KL term. Defaults to `1.0`.
+        kl_warmup_steps: int >= 0, beta ramps up linearly from 0 over this many training steps.
+            Defaults to `0`.
+        free_bits: float >= 0, nats per latent dimension (batch average) below which the KL is
+            not penalised. Defaults to `0.0`.
+        iw_samples: int >= 1, posterior draws per image in the loss: 1 is the ELBO with the
             analytic KL; k > 1 the importance-weighted bound log (1/k) sum_i p(x, z_i) / q(z_i | x)
             (IWAE, Burda et al. 2016), tighter, with beta 1 and no KL warm-up or free bits.
-        noise_model: train on noisy images alone: the decoder outputs the clean signal and the
-            reconstruction term is -log p(noisy input | signal) under this noise model
-            ("gaussian:0.2", "gaussian:auto"; see `tfvae.models.noise_models`), with the gaussian
-            likelihood's output; sigma_x is then unused. Default None: the likelihood of the clean target.
-        mmse_samples: posterior draws the denoiser (`call`) averages, the MMSE estimate; 0 (default)
-            decodes the posterior mean once. Fixed at export (`tfvae export --mmse-samples`).
-        seed: seeds the Sampling layer.
-        network_dtype: Keras dtype policy of the encoder and decoder ("float32", "mixed_bfloat16");
-            inputs, latents, outputs and losses are float32 under any.
+            Defaults to `1`.
+        noise_model: str or None, train on noisy images alone: the decoder outputs the clean
+            signal and the reconstruction term is -log p(noisy input | signal) under this noise
+            model (`"gaussian:0.2"`, or `"gaussian:auto"` to estimate sigma per image); needs the
+            gaussian likelihood, and sigma_x is unused. Defaults to `None`: the likelihood of the
+            clean target.
+        mmse_samples: int >= 0, posterior draws the denoiser averages (the MMSE estimate); 0
+            decodes the posterior mean once. Defaults to `0`.
+        seed: int or None, seeds the sampling layer. Defaults to `None`.
+
+    Keyword Args:
+        width (int | None): hidden units (`mlp`) or channels of the first convolution.
+            Defaults to the architecture's.
+        latent_dim (int | None): the latent size (a vector) or latent channels (a map).
+            Defaults to the architecture's.
+        latent_stride (int | None): `conv-spatial` only: the downsampling of the latent map, 1,
+            2, 4 or 8. Defaults to 2.
+        residual_blocks (int | None): `conv-spatial` only: residual blocks at the latent
+            resolution in each of encoder and decoder. Defaults to 0.
+        conv_layers (int | None): `conv-fullres` only: 3x3 convolutions in each of encoder and
+            decoder. Defaults to 4.
+        network_dtype (str): the Keras dtype policy the encoder and decoder compute in,
+            `"float32"` or `"mixed_bfloat16"`; inputs, latents, outputs and losses stay float32.
+            Defaults to `"float32"`.
+
+    Raises:
+        ValueError: if `arch` or `likelihood` is unknown, a hyperparameter or setting is out of
+            range or not the architecture's, `image_shape` does not fit the architecture, or the
+            settings conflict (see `init_objective`).
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.models import VAE
+        >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+        >>> noisy = np.full((2, 8, 8, 1), 0.5, "float32")
+        >>> tuple(vae(noisy).shape)  # denoised
+        (2, 8, 8, 1)
+        >>> z_mean, z_log_var = vae.encode(noisy)
+        >>> tuple(z_mean.shape), vae.latent_shape
+        ((2, 4, 4, 2), (4, 4, 2))
+        >>> vae.compile()  # Adam(1e-3); the loss is the model's own
     """
 
     default_arch = "conv-spatial"
 
     def __init__(
         self,
-        image_shape,
-        arch=None,
-        likelihood=None,
-        sigma_x=0.05,
-        beta=1.0,
-        kl_warmup_steps=0,
-        free_bits=0.0,
-        iw_samples=1,
-        noise_model=None,
-        mmse_samples=0,
-        seed=None,
+        image_shape: tuple,
+        arch: str | None = None,
+        likelihood: str | None = None,
+        sigma_x: float = 0.05,
+        beta: float = 1.0,
+        kl_warmup_steps: int = 0,
+        free_bits: float = 0.0,
+        iw_samples: int = 1,
+        noise_model: str | None = None,
+        mmse_samples: int = 0,
+        seed: int | None = None,
         **kwargs,
     ):
         # === Layers: encoder and decoder (EncoderDecoder), sampling ===
@@ -75,38 +119,160 @@ class VAE(VariationalModel, EncoderDecoder):
         self.build((None, *self.image_shape))
 
     # === Inference ===
-    def denoise_once(self, images, training=False):
-        """The posterior mean decoded."""
+    def denoise_once(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Denoises images by decoding their posterior mean once: the deterministic denoiser.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+            training: bool, whether the networks run in training mode. Defaults to `False`.
+
+        Returns:
+            A float32 tensor of the shape of `images`, in [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> tuple(vae.denoise_once(images).shape)
+            (2, 8, 8, 1)
+        """
         return self.decode(self.encode(images, training=training)[0], training=training)
 
-    def posterior_state(self, images):
+    def posterior_state(self, images: tf.Tensor) -> tuple:
+        """Computes what the posterior draws of a batch share, once per batch.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+
+        Returns:
+            The posterior's `(z_mean, z_log_var)`, for `posterior_draw`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> z_mean, z_log_var = vae.posterior_state(images)
+            >>> tuple(z_mean.shape)
+            (2, 4, 4, 2)
+        """
         return self.encode(images)
 
-    def posterior_draw(self, state, seed, index):
-        """The decoded draw number `index` of z ~ q(z | x); seeded by (seed, index), so reproducible."""
+    def posterior_draw(self, state: tuple, seed: int | tf.Tensor, index: int | tf.Tensor) -> tf.Tensor:
+        """Decodes draw number `index` of z ~ q(z | images), seeded by `(seed, index)`.
+
+        Args:
+            state: tuple, the `posterior_state` of the images.
+            seed: int or integer tensor, seeds the draws.
+            index: int or integer tensor, which draw.
+
+        Returns:
+            A float32 tensor of the images' shape: one plausible clean version of each image.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> state = vae.posterior_state(images)
+            >>> first = vae.posterior_draw(state, seed=0, index=0).numpy()
+            >>> bool((first == vae.posterior_draw(state, seed=0, index=0).numpy()).all())
+            True
+        """
         z_mean, z_log_var = state
         draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
         epsilon = tf.random.stateless_normal(tf.shape(z_mean), draw_seed)
         return self.decode(z_mean + tf.exp(0.5 * z_log_var) * epsilon)
 
-    def encode(self, images, training=False):
-        """(z_mean, z_log_var) of q(z | images)."""
+    def encode(self, images: tf.Tensor, training: bool = False) -> tuple:
+        """Encodes images into the parameters of their posterior q(z | images).
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1], of the
+                model's image shape (any multiple of `size_multiple` when it is not None).
+            training: bool, whether the encoder runs in training mode. Defaults to `False`.
+
+        Returns:
+            A tuple `(z_mean, z_log_var)` of float32 tensors of shape `(N, *latent_shape)`.
+
+        Raises:
+            ValueError: if `images` are not float32 or their shape does not fit the model.
+            tf.errors.InvalidArgumentError: if `images` are empty, not finite or outside [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> z_mean, z_log_var = vae.encode(images)
+            >>> tuple(z_mean.shape), tuple(z_log_var.shape)
+            ((2, 4, 4, 2), (2, 4, 4, 2))
+        """
         latents = self.latents(images, training=training)
         return latents["z_mean"], latents["z_log_var"]
 
-    def decode(self, z, training=False):
-        """Mean image of p(x | z), in [0, 1]."""
+    def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Decodes latents into the mean image of p(x | z).
+
+        Args:
+            z: float32 tensor or array of shape `(N, *latent_shape)`.
+            training: bool, whether the decoder runs in training mode. Defaults to `False`.
+
+        Returns:
+            A float32 tensor of shape `(N, *image_shape)`, in [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> tuple(vae.decode(np.zeros((3, *vae.latent_shape), "float32")).shape)
+            (3, 8, 8, 1)
+        """
         return self.likelihood_mean(self.decoder_output(z, training=training))
 
-    def sample(self, count, seed=0):
-        """`count` images decoded from z ~ N(0, I)."""
+    def sample(self, count: int, seed: int = 0) -> tf.Tensor:
+        """Generates new images: decodes z drawn from the prior N(0, I).
+
+        Args:
+            count: int, how many images.
+            seed: int, seeds the draws. Defaults to `0`.
+
+        Returns:
+            A float32 tensor of shape `(count, *image_shape)`, in [0, 1].
+
+        Examples:
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> tuple(vae.sample(3).shape)
+            (3, 8, 8, 1)
+        """
         return self.decode(tf.random.stateless_normal((count, *self.latent_shape), [seed, 0]))
 
     # === Training ===
-    def elbo_terms(self, noisy, targets, training):
-        """The negative ELBO with one posterior draw and the analytic KL, as batch means:
-        {"loss": reconstruction + beta * KL (in training: warmed-up beta, free bits), "reconstruction",
-        "kl", "reconstructed": the mean image of the draw}."""
+    def elbo_terms(self, noisy: tf.Tensor, targets: tf.Tensor, training: bool) -> dict:
+        """The terms of the negative ELBO with one posterior draw and the analytic KL, as batch means.
+
+        Args:
+            noisy: float32 tensor of shape `(N, H, W, C)`, the encoder's input.
+            targets: float32 tensor of the same shape, the images the likelihood scores.
+            training: bool, whether the networks run in training mode; the loss then takes the
+                KL warm-up and free bits.
+
+        Returns:
+            A dict: `"loss"` (reconstruction + beta * KL), `"reconstruction"` (the negative
+                log-likelihood, nats per image), `"kl"` (nats per image) and `"reconstructed"`
+                (the mean image of the draw).
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> terms = vae.elbo_terms(images, images, training=False)
+            >>> bool(abs(float(terms["loss"] - terms["reconstruction"] - terms["kl"])) < 1e-3)  # beta 1
+            True
+        """
         z_mean, z_log_var = self.encode(noisy, training=training)
         kl_per_dim = kl_divergence(z_mean, z_log_var)
         kl = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=1))
@@ -120,8 +286,33 @@ class VAE(VariationalModel, EncoderDecoder):
             loss = reconstruction + self.kl_weight() * penalty
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl, "reconstructed": self.likelihood_mean(output)}
 
-    def log_importance_weights(self, noisy, targets, samples, noise, training=False):
-        """The terms of the importance-weighted bound over `samples` draws (see VariationalModel)."""
+    def log_importance_weights(
+        self, noisy: tf.Tensor, targets: tf.Tensor, samples: int, noise: Callable, training: bool = False
+    ) -> dict:
+        """The terms of the importance-weighted bound over `samples` posterior draws per image.
+
+        Args:
+            noisy: float32 tensor of shape `(N, H, W, C)`, the encoder's input.
+            targets: float32 tensor of the same shape, the images scored.
+            samples: int, draws per image.
+            noise: callable, `noise(shape)` returns standard normal draws of that shape.
+            training: bool, whether the networks run in training mode. Defaults to `False`.
+
+        Returns:
+            A dict: `"log_likelihood"` log p(targets | z_i) and `"log_ratio"` log p(z_i) -
+                log q(z_i | x), each of shape `(samples, N)`; `"kl_levels"`, a list holding the
+                analytic KL per image; `"first_output"`, the decoder's output of the first draws.
+
+        Examples:
+            >>> import tensorflow as tf
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> weights = vae.log_importance_weights(images, images, samples=3, noise=tf.random.normal)
+            >>> tuple(weights["log_likelihood"].shape), tuple(weights["log_ratio"].shape)
+            ((3, 2), (3, 2))
+        """
         z_mean, z_log_var = self.encode(noisy, training=training)
         epsilon = noise(tf.concat([[samples], tf.shape(z_mean)], 0))
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
@@ -135,12 +326,29 @@ class VAE(VariationalModel, EncoderDecoder):
             "first_output": output[: tf.shape(z_mean)[0]],
         }
 
-    def posterior_levels(self, images):
-        """[{"mean", "log_var", "prior_mean", "prior_log_var"}] of q(z | images) and p(z): one level."""
+    def posterior_levels(self, images: tf.Tensor) -> list:
+        """The posterior and prior of each latent level: a one-level VAE has one.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+
+        Returns:
+            A list of one dict: `"mean"` and `"log_var"` of q(z | images), `"prior_mean"` and
+                `"prior_log_var"` of p(z) = N(0, I) (zeros), each `(N, *latent_shape)`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> [sorted(level) for level in vae.posterior_levels(images)]
+            [['log_var', 'mean', 'prior_log_var', 'prior_mean']]
+        """
         z_mean, z_log_var = self.encode(images)
         zeros = tf.zeros_like(z_mean)
         return [{"mean": z_mean, "log_var": z_log_var, "prior_mean": zeros, "prior_log_var": zeros}]
 
     # === Config ===
     def get_config(self):
+        """The model's config: the architecture's and the objective's settings."""
         return {**super().get_config(), **self.objective_config()}

@@ -68,9 +68,46 @@ class VariationalModel(TrainingDefaults, keras.Model):
     density_chunk = 100  # posterior draws per image in one call of the density evaluation (memory)
 
     def init_objective(
-        self, likelihood, sigma_x, beta, kl_warmup_steps, free_bits, iw_samples, noise_model, mmse_samples, seed
-    ):
-        """Check and keep the objective's settings; create the sampling layer, sigma_x and the trackers."""
+        self,
+        likelihood: str,
+        sigma_x: float,
+        beta: float,
+        kl_warmup_steps: int,
+        free_bits: float,
+        iw_samples: int,
+        noise_model: str | None,
+        mmse_samples: int,
+        seed: int | None,
+    ) -> None:
+        """Checks and keeps the objective's settings; creates the sampling layer, sigma_x and the trackers.
+
+        A subclass calls it from its constructor, after creating its layers and before `build`.
+        `VAE` documents each setting.
+
+        Args:
+            likelihood: str, a decoder likelihood: `"bernoulli"`, `"gaussian"`,
+                `"gaussian-learned"` or `"discretized-gaussian"`.
+            sigma_x: float > 0, the Gaussian decoder's standard deviation (initial when learned).
+            beta: float >= 0, the weight of the KL term.
+            kl_warmup_steps: int >= 0, steps over which beta ramps up from 0.
+            free_bits: float >= 0, nats per latent dimension the KL is not penalised below.
+            iw_samples: int >= 1, posterior draws per image in the loss (1: the ELBO).
+            noise_model: str or None, the noise model of training on noisy images alone.
+            mmse_samples: int >= 0, posterior draws the denoiser averages (0: one decode).
+            seed: int or None, seeds the sampling layer.
+
+        Raises:
+            ValueError: if a setting is out of range, `iw_samples > 1` comes with beta != 1, a KL
+                warm-up or free bits, or a noise model comes with a likelihood other than
+                gaussian.
+
+        Examples:
+            >>> from tfvae.models import VAE
+            >>> VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, iw_samples=4, beta=0.5)
+            Traceback (most recent call last):
+            ...
+            ValueError: Expected beta=1, kl_warmup_steps=0 and free_bits=0 with iw_samples > 1 ...
+        """
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"Expected likelihood in {sorted(LIKELIHOODS)}. Received: likelihood={likelihood!r}.")
         if not sigma_x > 0:
@@ -123,6 +160,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
 
     @property
     def metrics(self):
+        """The trackers `fit` reports and resets each epoch: loss, reconstruction, kl, psnr."""
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker, self.psnr_tracker]
 
     def set_weights(self, weights):
@@ -138,21 +176,77 @@ class VariationalModel(TrainingDefaults, keras.Model):
             return self.posterior_moments(images, self.mmse_samples)[0]
         return self.denoise_once(images, training=training)
 
-    def likelihood_mean(self, output):
-        """The image the decoder's raw output predicts, in [0, 1]."""
+    def likelihood_mean(self, output: tf.Tensor) -> tf.Tensor:
+        """Turns the decoder's raw output into the image it predicts, the likelihood's mean.
+
+        Args:
+            output: float32 tensor, the decoder's raw output (logits for `"bernoulli"`, the mean
+                itself for the Gaussian likelihoods).
+
+        Returns:
+            A float32 tensor of the shape of `output`, in [0, 1]: the sigmoid of the logits, or
+            the mean clipped to [0, 1].
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="mlp", width=4, latent_dim=2)  # Bernoulli: logits
+            >>> float(vae.likelihood_mean(np.zeros((1, 8, 8, 1), "float32"))[0, 0, 0, 0])
+            0.5
+        """
         return LIKELIHOODS[self.likelihood].mean(output)
 
-    def posterior_samples(self, images, samples, seed=0):
-        """`samples` decoded draws z ~ q(z | images) per image, (N, samples, H, W, C): plausible clean images."""
+    def posterior_samples(self, images: tf.Tensor, samples: int, seed: int = 0) -> tf.Tensor:
+        """Decodes draws z ~ q(z | images): plausible clean versions of each image.
+
+        Draw `k` of every call is seeded by `(seed, k)`: the same call gives the same draws.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+            samples: int, draws per image.
+            seed: int, seeds the draws. Defaults to `0`.
+
+        Returns:
+            A float32 tensor of shape `(N, samples, H, W, C)`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> tuple(vae.posterior_samples(images, samples=3).shape)
+            (2, 3, 8, 8, 1)
+        """
         state = self.posterior_state(images)
         draws = tf.map_fn(
             lambda index: self.posterior_draw(state, seed, index), tf.range(samples), fn_output_signature=tf.float32
         )
         return tf.transpose(draws, tf.concat([[1, 0], tf.range(2, tf.rank(draws))], 0))
 
-    def posterior_moments(self, images, samples, seed=0):
-        """(mean, std) per pixel over the `samples` draws of `posterior_samples` (the same draws),
-        accumulated one draw at a time: memory of one draw whatever `samples` is."""
+    def posterior_moments(self, images: tf.Tensor, samples: int, seed: int = 0) -> tuple:
+        """The per-pixel mean and standard deviation of decoded posterior draws.
+
+        The draws are those of `posterior_samples`, accumulated one at a time: memory of one
+        draw whatever `samples` is. The mean is the MMSE estimate of the clean image, the
+        standard deviation how unsure the model is.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
+            samples: int >= 1, draws per image.
+            seed: int, seeds the draws. Defaults to `0`.
+
+        Returns:
+            A tuple `(mean, std)` of float32 tensors of the shape of `images`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> mean, std = vae.posterior_moments(images, samples=4)
+            >>> tuple(mean.shape), bool((std.numpy() >= 0).all())
+            ((2, 8, 8, 1), True)
+        """
         state = self.posterior_state(images)
         first = self.posterior_draw(state, seed, 0)
 
@@ -167,24 +261,73 @@ class VariationalModel(TrainingDefaults, keras.Model):
         return mean, tf.sqrt(tf.maximum(squares / tf.cast(samples, tf.float32) - tf.square(mean), 0.0))
 
     # === Training ===
-    def negative_log_likelihood(self, targets, output):
-        """-log p(targets | decoder output) per image: under the noise model when there is one (the
-        targets are then the noisy inputs themselves), else the likelihood's."""
+    def negative_log_likelihood(self, targets: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
+        """The reconstruction term: -log p(targets | decoder output), summed over pixels, per image.
+
+        Under the noise model when there is one (the targets are then the noisy inputs
+        themselves), else under the likelihood.
+
+        Args:
+            targets: float32 tensor of shape `(N, H, W, C)`, the images scored.
+            output: float32 tensor of the same shape, the decoder's raw output.
+
+        Returns:
+            A float32 tensor of shape `(N,)`, in nats.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, sigma_x=1.0)
+            >>> zeros = np.zeros((2, 8, 8, 1), "float32")  # 64 pixels of log(2 pi) / 2 each
+            >>> [round(float(nll), 2) for nll in vae.negative_log_likelihood(zeros, zeros)]
+            [58.81, 58.81]
+        """
         if self.noise is not None:
             return self.noise.nll(targets, output)
         return LIKELIHOODS[self.likelihood].nll(targets, output, self.log_sigma_x)
 
-    def kl_weight(self):
-        """beta, ramped up linearly over the first `kl_warmup_steps` optimizer steps."""
+    def kl_weight(self) -> float | tf.Tensor:
+        """The weight of the KL term at the current training step.
+
+        Returns:
+            beta, ramped up linearly over the first `kl_warmup_steps` optimizer steps (a tensor
+                then; the model must be compiled).
+
+        Examples:
+            >>> from tfvae.models import VAE
+            >>> VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, beta=0.5).kl_weight()
+            0.5
+            >>> warming = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, kl_warmup_steps=10)
+            >>> warming.compile()
+            >>> round(float(warming.kl_weight()), 3)  # the first of 10 steps
+            0.1
+        """
         if not self.kl_warmup_steps:
             return self.beta
         progress = tf.cast(self.optimizer.iterations + 1, tf.float32) / self.kl_warmup_steps
         return self.beta * tf.minimum(1.0, progress)
 
-    def importance_weighted_terms(self, noisy, targets, training):
-        """The negative importance-weighted bound over `iw_samples` draws, as batch means:
-        {"loss", "reconstruction": -mean log p(targets | z) over the draws, "kl": the analytic KL
-        (reported), "reconstructed": the mean image of each image's first draw}."""
+    def importance_weighted_terms(self, noisy: tf.Tensor, targets: tf.Tensor, training: bool) -> dict:
+        """The loss terms of the importance-weighted bound over `iw_samples` draws, as batch means.
+
+        Args:
+            noisy: float32 tensor of shape `(N, H, W, C)`, the encoder's input.
+            targets: float32 tensor of the same shape, the images the likelihood scores.
+            training: bool, whether the networks run in training mode.
+
+        Returns:
+            A dict: `"loss"` (the negative bound), `"reconstruction"` (-mean log p(targets | z)
+                over the draws), `"kl"` (the analytic KL, reported), `"kl_levels"` (it per level)
+                and `"reconstructed"` (the mean image of each image's first draw).
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, iw_samples=4)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> sorted(vae.importance_weighted_terms(images, images, training=False))
+            ['kl', 'kl_levels', 'loss', 'reconstructed', 'reconstruction']
+        """
         weights = self.log_importance_weights(noisy, targets, self.iw_samples, self.sampling.noise, training)
         return {
             "loss": -tf.reduce_mean(importance_weighted_bound(weights["log_likelihood"] + weights["log_ratio"])),
@@ -194,17 +337,54 @@ class VariationalModel(TrainingDefaults, keras.Model):
             "reconstructed": self.likelihood_mean(weights["first_output"]),
         }
 
-    def loss_terms(self, noisy, targets, training):
-        """The terms of this VAE's objective: `importance_weighted_terms` when iw_samples > 1, else `elbo_terms`."""
+    def loss_terms(self, noisy: tf.Tensor, targets: tf.Tensor, training: bool) -> dict:
+        """The terms of this VAE's objective, what `train_step` and `test_step` track.
+
+        Args:
+            noisy: float32 tensor of shape `(N, H, W, C)`, the encoder's input.
+            targets: float32 tensor of the same shape, the images the likelihood scores.
+            training: bool, whether the networks run in training mode (and the loss takes the
+                KL warm-up and free bits).
+
+        Returns:
+            `importance_weighted_terms(...)` when `iw_samples > 1`, else `elbo_terms(...)`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> sorted(vae.loss_terms(images, images, training=False))
+            ['kl', 'loss', 'reconstructed', 'reconstruction']
+        """
         terms = self.importance_weighted_terms if self.iw_samples > 1 else self.elbo_terms
         return terms(noisy, targets, training)
 
-    def targets(self, noisy, clean):
-        """What the likelihood scores: the input itself under a noise model (a clean image, if the
-        data hold one, only enters the PSNR metric), else the clean image (the input without one)."""
+    def targets(self, noisy: tf.Tensor, clean: tf.Tensor | None) -> tf.Tensor:
+        """The images the likelihood scores for a batch.
+
+        Args:
+            noisy: float32 tensor, the encoder's input.
+            clean: float32 tensor or None, the clean images, when the data hold them.
+
+        Returns:
+            `noisy` under a noise model (a clean image then only enters the PSNR metric) or
+                when there is no clean image, else `clean`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> noisy, clean = np.zeros((1, 8, 8, 1), "float32"), np.ones((1, 8, 8, 1), "float32")
+            >>> VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2).targets(noisy, clean) is clean
+            True
+            >>> blind = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, noise_model="gaussian:0.1")
+            >>> blind.targets(noisy, clean) is noisy
+            True
+        """
         return noisy if self.noise is not None or clean is None else clean
 
     def train_step(self, data):
+        """One optimizer step on a `(noisy, clean)` batch (or images alone); returns the logs."""
         noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
         targets = self.targets(noisy, clean)
         clean = targets if clean is None else clean
@@ -217,21 +397,50 @@ class VariationalModel(TrainingDefaults, keras.Model):
         return self.track(terms, clean, terms["reconstructed"])  # train PSNR: of the sampled reconstruction
 
     def test_step(self, data):
+        """The loss terms and the denoiser's PSNR on a validation batch; returns the logs."""
         noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
         targets = self.targets(noisy, clean)
         clean = targets if clean is None else clean
         return self.track(self.loss_terms(noisy, targets, training=False), clean, self(noisy, training=False))
 
-    def track(self, terms, clean, denoised):
-        """Update the trackers from a step's terms; the logs `fit` prints."""
+    def track(self, terms: dict, clean: tf.Tensor, denoised: tf.Tensor) -> dict:
+        """Updates the trackers from a step's loss terms and denoised images.
+
+        Args:
+            terms: dict, a step's `loss_terms` (`"loss"`, `"reconstruction"`, `"kl"`).
+            clean: float32 tensor, the clean images the PSNR compares with.
+            denoised: float32 tensor, the model's images.
+
+        Returns:
+            The logs `fit` prints: a dict of each tracker's running mean by name.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
+            >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
+            >>> logs = vae.track(vae.loss_terms(images, images, training=False), images, vae(images))
+            >>> sorted(logs)
+            ['kl', 'loss', 'psnr', 'reconstruction']
+        """
         self.loss_tracker.update_state(terms["loss"])
         self.reconstruction_tracker.update_state(terms["reconstruction"])
         self.kl_tracker.update_state(terms["kl"])
         self.psnr_tracker.update_state(psnr(clean, denoised))
         return {m.name: m.result() for m in self.metrics}
 
-    def objective_config(self):
-        """The `init_objective` arguments, for get_config."""
+    def objective_config(self) -> dict:
+        """The settings of the objective, for `get_config`.
+
+        Returns:
+            A dict of the `init_objective` arguments by name.
+
+        Examples:
+            >>> from tfvae.models import VAE
+            >>> config = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2).objective_config()
+            >>> config["likelihood"], config["beta"], config["iw_samples"]
+            ('gaussian', 1.0, 1)
+        """
         return {
             "likelihood": self.likelihood,
             "sigma_x": self.sigma_x,

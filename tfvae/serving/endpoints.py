@@ -31,12 +31,40 @@ from tfvae.serving.saved_model import (
 
 @dataclasses.dataclass
 class Endpoints:
-    """What a model offers, from a Keras model or from an exported SavedModel.
+    """What a trained model offers, as plain functions on NumPy batches: what `load_endpoints` returns.
 
-    has_latent: `encode` (images -> {"z_mean", "z_log_var"} or {"z"}) and `decode` (z -> images) exist.
-    can_sample: decoding z ~ N(0, I) gives images (a VAE).
-    is_density_model: `model` has an ELBO and an importance-weighted likelihood (a Keras VAE;
-        a SavedModel has no density endpoint).
+    The same client for a Keras model and an exported SavedModel; an endpoint a model does not
+    have is None, and the flags say what it can do (read from the SavedModel's
+    `assets.extra/tfvae.json` or the Keras class, never guessed). Every function takes and
+    returns float32 NumPy arrays, images NHWC in [0, 1].
+
+    Args:
+        denoise: callable, images -> denoised images, one pass; any height and width when
+            `size_multiple` is set.
+        model_class: str, the model's class name, e.g. `"VAE"`, `"Autoencoder"`, `"PCA"`,
+            `"DnCNN"`.
+        image_shape: tuple `(H, W, C)`, the training images' shape.
+        size_multiple: int or None, None when the model takes only `image_shape` images, else any
+            height and width (padded inside). Defaults to `None`.
+        denoise_ensemble: callable or None, the self-ensemble: the mean over flipped and rotated
+            copies. Defaults to `None`.
+        has_latent: bool, whether `encode` (images -> `{"z_mean", "z_log_var"}` or `{"z"}`) and
+            `decode` (z -> images) exist. Defaults to `False`.
+        can_sample: bool, whether decoding z ~ N(0, I) gives images (a VAE). Defaults to `False`.
+        is_density_model: bool, whether `model` has an ELBO and an importance-weighted
+            likelihood (a Keras VAE; a SavedModel has no density endpoint). Defaults to `False`.
+        latent_shape: tuple or None, the shape of one z. Defaults to `None`.
+        encode: callable or None, images of `image_shape` -> dict of latents. Defaults to `None`.
+        decode: callable or None, z -> images. Defaults to `None`.
+        sample_posterior: callable or None, `(images, K)` -> `{"samples": (N, K, H, W, C),
+            "mean", "std"}` of K decoded posterior draws (a VAE). Defaults to `None`.
+        model: object or None, the Keras model, when there is one. Defaults to `None`.
+
+    Examples:
+        >>> from tfvae.serving.endpoints import Endpoints
+        >>> identity = Endpoints(denoise=lambda images: images, model_class="identity", image_shape=(8, 8, 1))
+        >>> identity.has_latent, identity.encode is None
+        (False, True)
     """
 
     denoise: Callable  # one pass; any height and width when size_multiple is set
@@ -54,8 +82,38 @@ class Endpoints:
     model: object | None = None  # the Keras model, when there is one
 
 
-def load_endpoints(path):
-    """Endpoints of a run folder / .keras file (Keras) or of a SavedModel folder (no tfvae classes)."""
+def load_endpoints(path: str | Path) -> Endpoints:
+    """Loads a trained model as `Endpoints`: from a run folder, a `.keras` file or a SavedModel.
+
+    A SavedModel is used through its signatures and `assets.extra/tfvae.json` alone, so no
+    tfvae class is needed to serve it.
+
+    Args:
+        path: str or path, a finished run folder, a `.keras` file or an exported SavedModel
+            version folder (`<base>/<name>/<version>`).
+
+    Returns:
+        The model's `Endpoints`.
+
+    Raises:
+        FileNotFoundError: if there is no model at `path`.
+        ValueError: if a SavedModel was exported by an older tfvae without the metadata of what
+            it can do.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from tfvae.models import DnCNN
+        >>> from tfvae.serving.endpoints import load_endpoints
+        >>> path = Path(tempfile.mkdtemp()) / "dncnn.keras"
+        >>> DnCNN((8, 8, 1), conv_layers=2, width=4).save(path)
+        >>> endpoints = load_endpoints(path)
+        >>> endpoints.model_class, endpoints.has_latent
+        ('DnCNN', False)
+        >>> endpoints.denoise(np.zeros((2, 12, 12, 1), "float32")).shape  # any size
+        (2, 12, 12, 1)
+    """
     path = Path(path)
     if (path / "saved_model.pb").exists():
         return saved_model_endpoints(path)

@@ -4,8 +4,7 @@
 
 The noise is the same in every copy, but the model's errors differ between orientations, so the
 average cancels part of them; it costs one forward pass per copy. Whether it pays depends on the
-images (what each shipped model gains is in its card, saved_models/README.md): quarter turns only
-suit images without an up.
+images: quarter turns only suit images without an up (photos, not digits).
 """
 
 import tensorflow as tf

@@ -17,6 +17,7 @@ each; a file that fails is named at the end and the others' outputs stay written
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -24,6 +25,9 @@ import tensorflow as tf
 from tfvae.data.readers import IMAGE_SUFFIXES
 from tfvae.serving.inference import denoise_image
 from tfvae.training.checkpoints import replace_atomically
+
+if TYPE_CHECKING:  # an annotation's type only, not needed at run time
+    from tfvae.serving.endpoints import Endpoints
 
 KEPT_SUFFIXES = (".png", ".jpg", ".jpeg")  # other formats are written as PNG
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -140,22 +144,70 @@ def output_tags(samples, write_samples):
 
 
 def denoise_files(
-    inputs, out_dir, endpoints, force=False, ensemble=False, samples=0, write_samples=False, progress=True
-):
-    """Denoise every image of `inputs` into `out_dir` under the same names; returns the written paths.
+    inputs: list,
+    out_dir: str | Path,
+    endpoints: "Endpoints",
+    force: bool = False,
+    ensemble: bool = False,
+    samples: int = 0,
+    write_samples: bool = False,
+    progress: bool = True,
+) -> list:
+    """Denoises image files of any size into `out_dir`, under the same names: `tfvae denoise`.
 
-    `endpoints` is a `tfvae.serving.endpoints.Endpoints`; `ensemble` uses its self-ensemble;
-    `samples` K > 0 (a VAE) writes the mean of K posterior draws (the MMSE estimate) as the output,
-    its per-pixel std as `<name>.std.<ext>` (the uncertainty, in intensity units) and, with
-    `write_samples`, each draw as `<name>.sample<k>.<ext>`; `progress` prints a line per image on
-    stderr. Refuses before writing anything when an output would overwrite an input, or an existing
-    file without `force`. A file that fails does not stop the others: the failures are raised
-    together at the end.
+    What comes in goes out: the same size, channels and bit depth (see the module docstring).
+    Nothing is written when an output would overwrite an input, or an existing file without
+    `force`. A file that fails does not stop the others: the failures are raised together at
+    the end.
+
+    Args:
+        inputs: list of str or paths, image files and folders (not recursed).
+        out_dir: str or path, the folder the outputs go to (created if needed).
+        endpoints: `Endpoints`, the model (see `load_endpoints`).
+        force: bool, overwrite existing outputs. Defaults to `False`.
+        ensemble: bool, use the model's self-ensemble. Defaults to `False`.
+        samples: int, with K > 0 (a VAE) the output is the mean of K posterior draws (the MMSE
+            estimate), and their per-pixel std is written as `<name>.std.<ext>`. Defaults to `0`.
+        write_samples: bool, with `samples`, also write each draw as `<name>.sample<k>.<ext>`.
+            Defaults to `False`.
+        progress: bool, print a line per image on stderr. Defaults to `True`.
+
+    Returns:
+        The list of paths written.
+
+    Raises:
+        ValueError: if the options conflict (`samples` with `ensemble`, `write_samples`
+            without `samples`, sampling or an ensemble the model lacks), two inputs share a
+            name, or some files failed (all named).
+        FileNotFoundError: if an input does not exist, or the inputs hold no image.
+        FileExistsError: if an output would overwrite its input, or exists without `force`.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> import tensorflow as tf
+        >>> from tfvae.models import DnCNN
+        >>> from tfvae.serving.endpoints import load_endpoints
+        >>> from tfvae.serving.files import denoise_files
+        >>> model_file = Path(tempfile.mkdtemp()) / "dncnn.keras"
+        >>> DnCNN((8, 8, 1), conv_layers=2, width=4).save(model_file)
+        >>> photos = Path(tempfile.mkdtemp())
+        >>> _ = (photos / "photo.png").write_bytes(tf.io.encode_png(np.zeros((12, 10, 3), np.uint8)).numpy())
+        >>> written = denoise_files([photos], tempfile.mkdtemp(), load_endpoints(model_file), progress=False)
+        >>> [path.name for path in written]
+        ['photo.png']
+        >>> tuple(tf.io.decode_png(written[0].read_bytes()).shape)  # RGB through a grey model
+        (12, 10, 3)
     """
     if not isinstance(samples, int) or samples < 0:
         raise ValueError(f"Expected samples to be an integer >= 1 (0: one denoised image). Received: {samples!r}.")
     if samples and endpoints.sample_posterior is None:
-        raise ValueError(f"Expected a model with a posterior to sample (a VAE). Received: a {endpoints.model_class}.")
+        raise ValueError(
+            "Expected a model with a posterior to sample (a VAE with the sample_posterior signature). "
+            f"Received: a {endpoints.model_class} without it"
+            + ("; export it again with `tfvae export` to add the signature." if endpoints.can_sample else ".")
+        )
     if samples and ensemble:
         raise ValueError("Expected --samples or --self-ensemble, not both (the draws are not averaged over turns).")
     if write_samples and not samples:

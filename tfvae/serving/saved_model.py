@@ -168,11 +168,51 @@ def write_warmup_requests(saved_model_dir, name, image_shape, batch_sizes=(1, 8)
     return path
 
 
-def export_model(model, base_dir, name, version, force=False, ensemble=None):
-    """Write `base_dir/name/version/` atomically (with warm-up requests); returns its path.
+def export_model(
+    model: keras.Model,
+    base_dir: str | Path,
+    name: str,
+    version: int,
+    force: bool = False,
+    ensemble: str | None = None,
+) -> Path:
+    """Exports a trained model as a SavedModel for TF Serving, in `base_dir/name/version/`.
 
-    `ensemble` names the denoise_ensemble signature's copies (None: the largest that fits the model,
-    `default_ensemble`; "none": no such signature)."""
+    The signatures (see the module docstring) need no tfvae classes to load: serving_default
+    (denoise), denoise_ensemble, encode and decode (models with a latent), sample_posterior (a
+    VAE). Also written: TF Serving's warm-up requests (with `tensorflow-serving-api`) and
+    `assets.extra/tfvae.json`, what the model can do. The version folder is written under a
+    temporary name and renamed, so a server never sees half of it.
+
+    Args:
+        model: `keras.Model`, a trained tfvae model (`VAE`, `HierarchicalVAE`, `Autoencoder`,
+            `PCA`, `DnCNN`, `Noise2Void`).
+        base_dir: str or path, the folder TF Serving reads (`--model_base_path` is
+            `base_dir/name`).
+        name: str, the model's name.
+        version: int >= 1, the version number.
+        force: bool, replace an existing version. Defaults to `False`.
+        ensemble: str or None, the copies the denoise_ensemble signature averages: `"flip"`,
+            `"dihedral"` (the 8 flips and quarter turns, for square or any-size images) or
+            `"none"` (no such signature). Defaults to `None`: the largest that fits the model.
+
+    Returns:
+        The path of the version folder.
+
+    Raises:
+        ValueError: if `version` is not a positive integer, or `ensemble` is unknown or does not
+            fit the model (dihedral on non-square fixed-size images).
+        FileExistsError: if the version exists and `force` is False.
+
+    Examples:
+        >>> import tempfile
+        >>> from tfvae.models import DnCNN
+        >>> from tfvae.serving.saved_model import export_model
+        >>> model = DnCNN((8, 8, 1), conv_layers=2, width=4)
+        >>> path = export_model(model, tempfile.mkdtemp(), "dncnn", 1, ensemble="none")
+        >>> path.parts[-2:], (path / "saved_model.pb").is_file()
+        (('dncnn', '1'), True)
+    """
     if not isinstance(version, int) or version < 1:
         raise ValueError(
             f"Expected version to be a positive integer (TF Serving's layout). Received: version={version!r}."

@@ -1,12 +1,12 @@
 """Training: a TrainConfig in, a run folder out.
 
-config       TrainConfig: every `tfvae train` flag, one field each
-fitting      the one training path: config -> compiled model + streams -> fit
-run          `tfvae train`: the run folder (resume, results, model.keras)
-checkpoints  crash-safe epoch checkpoints
-distribute   tf.distribute strategies and the multi-worker loop
-tuning       `tfvae tune`: keras-tuner over the same path
-recipes      presets: the shipped models' stages, the bench, the equal budget
+- `config`: `TrainConfig`, every `tfvae train` flag, one field each.
+- `fitting`: the one training path, config -> compiled model + streams -> fit.
+- `run`: `train`, what `tfvae train` runs: the run folder (resume, results, model.keras).
+- `checkpoints`: crash-safe epoch checkpoints.
+- `distribute`: tf.distribute strategies and the multi-worker loop.
+- `tuning`: `tfvae tune`, keras-tuner over the same path.
+- `recipes`: presets, the shipped models' stages, the bench, the equal budget.
 """
 
 from tfvae.training.config import TrainConfig

@@ -37,9 +37,101 @@ def _field(default, help_text):
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything that defines a training run; the CLI flags map one-to-one onto these fields.
+    """Everything that defines a training run: the `tfvae train` flags map one-to-one onto its fields.
 
-    Model hyperparameters left at None take the model's (and its architecture's) defaults.
+    `tfvae.training.train(config)` trains it into a run folder. Model hyperparameters left at
+    None take the model's (and its architecture's) defaults. The fields are checked on
+    creation, so an impossible combination fails before any run folder exists.
+
+    Args:
+        model: str, `"pca"`, `"ae"`, `"vae"`, `"hvae"` (a ladder VAE), `"dncnn"` (the
+            supervised baseline) or `"n2v"` (Noise2Void, with `targets="noisy"`). Defaults to
+            `"vae"`.
+        arch: str or None, `ae` and `vae`: `"mlp"`, `"conv"`, `"conv-spatial"` or
+            `"conv-fullres"`. Defaults to `None`: `conv-spatial` for vae, `conv` for ae.
+        dataset: str, what `tfvae.data.load` reads: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
+            a path, or several joined with `+`. Defaults to `"mnist"`.
+        noise: str, the training noise spec (`tfvae.data.parse_noise`); `"none"` for a plain
+            autoencoder or images that are noisy already. Defaults to `"gaussian:0-0.5"`.
+        targets: str, `"clean"`, or `"noisy"`: the dataset's images are noisy and the only
+            targets (with `noise="none"`; a vae or hvae with a `noise_model`, or n2v). Defaults
+            to `"clean"`.
+        noise_model: str or None, vae and hvae with `targets="noisy"`: the images' noise,
+            `"gaussian:SIGMA"` or `"gaussian:auto"` (estimated per image). Defaults to `None`.
+        binarize: bool, train on fresh Bernoulli samples of the images (binarized MNIST).
+            Defaults to `False`.
+        grey_fraction: float in [0, 1], the fraction of training images turned grey, with the
+            same noise in every channel (RGB models for grey photos). Defaults to `0.0`.
+        width: int or None, hidden units or channels. Defaults to `None`: the architecture's
+            (dncnn and hvae: 64).
+        latent_dim: int or None, the latent size or channels (hvae: per level); pca: the number
+            of components. Defaults to `None`: the architecture's (hvae: 8; pca: the best on
+            the validation slice).
+        latent_stride: int or None, conv-spatial: the downsampling of the latent map, 1, 2, 4
+            or 8. Defaults to `None` (2).
+        residual_blocks: int or None, conv-spatial: residual blocks at the latent resolution
+            per side; hvae: per level and path. Defaults to `None` (0; hvae 1).
+        levels: int or None, hvae: stochastic levels, >= 2. Defaults to `None` (3).
+        conv_layers: int or None, conv-fullres: 3x3 convolutions per side; dncnn and n2v: the
+            layers. Defaults to `None` (4; dncnn 17).
+        likelihood: str or None, vae and hvae: `"bernoulli"`, `"gaussian"`,
+            `"gaussian-learned"` or `"discretized-gaussian"`. Defaults to `None` (bernoulli for
+            mlp, else gaussian).
+        sigma_x: float or None, the Gaussian decoder's standard deviation. Defaults to `None`
+            (0.05).
+        beta: float or None, the weight of the KL term. Defaults to `None` (1).
+        kl_warmup_steps: int or None, steps of linear KL warm-up. Defaults to `None` (0).
+        free_bits: float or None, nats per latent dimension not penalised. Defaults to `None` (0).
+        iw_samples: int or None, posterior draws per image in the loss: 1 the ELBO, k > 1 the
+            importance-weighted bound. Defaults to `None` (1).
+        learning_rate: float, Adam's learning rate. Defaults to `1e-3`.
+        lr_schedule: str, `"constant"` or `"cosine"` (decays to 0 over `epochs` times the
+            steps per epoch). Defaults to `"constant"`.
+        ema: float in [0, 1), the momentum of an exponential moving average of the weights,
+            used at the end; 0 turns it off. Defaults to `0.0`.
+        dtype_policy: str, `"auto"`, `"float32"` or `"mixed_bfloat16"` (layers compute in
+            bfloat16; weights, losses and outputs stay float32); auto is bfloat16 where the
+            hardware computes it natively. Defaults to `"auto"`.
+        batch_size: int, images per step (the global batch under a `strategy`). Defaults to `128`.
+        epochs: int, epochs of `steps_per_epoch` steps. Defaults to `10`.
+        steps_per_epoch: int or None, steps per epoch. Defaults to `None`: one pass over the
+            training images.
+        time_budget: float or None, wall-clock seconds of training, after which it stops
+            cleanly. Defaults to `None`.
+        steps_per_execution: int, train steps per tf.function call, at most (a divisor of the
+            epoch's steps; 1 under a `strategy`). Defaults to `8`.
+        xla: str, `"auto"`, `"on"` or `"off"`: XLA compilation (auto: the model's choice).
+            Defaults to `"auto"`.
+        train_size: int or None, train on the first N training images only. Defaults to `None`.
+        validation_size: int, the validation slice held out of the train images. Defaults to
+            `5000`.
+        data_dir: str or None, a folder searched first for the dataset. Defaults to `None`.
+        seed: int, fixes the data order, the noise and the initialisation. Defaults to `0`.
+        strategy: str, `"default"`, `"mirrored"`, `"multiworker"` (the cluster in TF_CONFIG) or
+            `"tpu"`. Defaults to `"default"`.
+        devices: str or None, mirrored: comma-separated device names. Defaults to `None` (all
+            GPUs).
+        deterministic: bool, TensorFlow op determinism: bit-identical reruns on GPUs too (CPU
+            runs are already). Defaults to `False`.
+        init_from: str or None, start from the weights of this finished run or `.keras` file
+            (the same architecture; loss settings may differ; conv-spatial may add residual
+            blocks, which start as the identity; a fresh optimizer). Defaults to `None`.
+        out: str, the run folder. Defaults to `"runs/default"`.
+
+    Raises:
+        ValueError: if a field is not one of its choices or out of range, a hyperparameter is
+            not the model's, or fields conflict (e.g. an `arch` for pca, noisy targets with
+            added noise, a noise model without noisy targets).
+
+    Examples:
+        >>> from tfvae.training import TrainConfig
+        >>> config = TrainConfig(model="vae", arch="conv-spatial", latent_dim=8, out="runs/mnist")
+        >>> config.model_kwargs()  # what the VAE is built with: its defaults fill the rest
+        {'arch': 'conv-spatial', 'latent_dim': 8, 'seed': 0}
+        >>> TrainConfig(model="pca", arch="conv")
+        Traceback (most recent call last):
+        ...
+        ValueError: Expected no arch for model='pca' (it has one network). Received: arch='conv'.
     """
 
     model: str = _field(
@@ -196,23 +288,71 @@ class TrainConfig:
         if self.noise_model is not None:
             parse_noise_model(self.noise_model)
 
-    def device_list(self):
-        """`devices` as a list of device names, or None."""
+    def device_list(self) -> list | None:
+        """The `devices` field as a list of device names.
+
+        Returns:
+            A list of str, or None when `devices` is None (every GPU).
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> TrainConfig(strategy="mirrored", devices="/gpu:0, /gpu:1").device_list()
+            ['/gpu:0', '/gpu:1']
+        """
         return [name.strip() for name in self.devices.split(",")] if self.devices else None
 
-    def epoch_steps(self, train_count):
-        """Steps per `fit` epoch: `steps_per_epoch`, or one pass over `train_count` images."""
+    def epoch_steps(self, train_count: int) -> int:
+        """The steps of one `fit` epoch.
+
+        Args:
+            train_count: int, the number of training images.
+
+        Returns:
+            `steps_per_epoch`, or when it is None one pass over `train_count` images (partial
+                batches dropped).
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> TrainConfig(batch_size=32).epoch_steps(1000)
+            31
+            >>> TrainConfig(batch_size=32, steps_per_epoch=5).epoch_steps(1000)
+            5
+        """
         return self.steps_per_epoch or train_count // self.batch_size
 
-    def optimizer(self, steps_per_epoch):
-        """Adam with the configured learning-rate schedule and weight averaging."""
+    def optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+        """Makes the run's optimizer: Adam with the configured learning-rate schedule and averaging.
+
+        Args:
+            steps_per_epoch: int, steps per epoch (a cosine schedule decays over all the steps).
+
+        Returns:
+            A `keras.optimizers.Adam`, keeping an exponential moving average of the weights when
+                `ema` > 0.
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> optimizer = TrainConfig(lr_schedule="cosine", ema=0.99).optimizer(steps_per_epoch=100)
+            >>> type(optimizer).__name__, optimizer.use_ema
+            ('Adam', True)
+        """
         rate = self.learning_rate
         if self.lr_schedule == "cosine":
             rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=self.epochs * steps_per_epoch)
         return keras.optimizers.Adam(rate, use_ema=self.ema > 0, ema_momentum=self.ema or 0.99)
 
-    def model_kwargs(self):
-        """The hyperparameters given explicitly, for the model's constructor (its defaults fill the rest)."""
+    def model_kwargs(self) -> dict:
+        """The arguments of the model's constructor that the config sets.
+
+        Returns:
+            A dict of the hyperparameters and settings given explicitly (not None), plus the
+                seed for the models that draw random numbers; the model's defaults fill the rest.
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> TrainConfig(model="dncnn", conv_layers=10, width=32).model_kwargs()
+            {'width': 32, 'conv_layers': 10}
+        """
         if self.model in ("dncnn", "n2v"):
             names = ["width", "conv_layers"]
         elif self.model == "hvae":

@@ -3,10 +3,9 @@ for MultiWorkerMirroredStrategy.
 
 `config.batch_size` is the global batch: a strategy splits each batch over its replicas (and
 workers), and the noise is drawn per global batch before the split, so replicas never share it.
-Keras 3.15's `fit` does not run under MultiWorkerMirroredStrategy (keras#20585); `fit_multiworker`
-is the short loop that does, over `strategy.run(model.train_step)` (and `test_step` for the
-validation data after every epoch) with the same callbacks. Switch
-it back to `fit` once Keras fixes that issue.
+Keras' `fit` does not run under MultiWorkerMirroredStrategy, so `fit_multiworker` trains there
+with a short loop over `strategy.run(model.train_step)` (and `test_step` on the validation data
+after every epoch), with the same callbacks.
 """
 
 import tempfile
@@ -54,6 +53,7 @@ def is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
 
 
+# keras#20585: fit() fails under MultiWorkerMirroredStrategy; this loop stands in for it.
 def fit_multiworker(prepared, epochs, initial_epoch, callbacks, strategy):
     """Train `prepared` (a `tfvae.training.fitting.Prepared`) like `model.fit` under
     MultiWorkerMirroredStrategy; returns the last epoch's logs."""

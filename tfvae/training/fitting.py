@@ -33,8 +33,7 @@ def steps_per_execution(config, steps_per_epoch):
     """The steps one tf.function call runs: a divisor of the epoch, since Keras runs whole calls and
     an epoch of 500 steps at 8 per call would be 504 (the stream's position, the learning-rate
     schedule and an exact resume count 500)."""
-    # Keras 3.15's fit fails with steps_per_execution > 1 under MirroredStrategy (a placeholder
-    # error; we found no upstream report): retry more on a Keras upgrade.
+    # fit() fails with steps_per_execution > 1 under MirroredStrategy (a placeholder error): 1 there.
     return math.gcd(config.steps_per_execution, steps_per_epoch) if config.strategy == "default" else 1
 
 

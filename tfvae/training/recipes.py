@@ -13,8 +13,8 @@ from tfvae.training.config import TrainConfig
 # the exponential moving average of the weights. Each stage after the first starts from the one
 # before (`init_from`): stage 2 a second cycle from half the learning rate, stage 3 a third with a
 # sharper decoder (sigma_x 0.005), stage 4 grows one residual block per side (starting as the
-# identity, so it starts where stage 3 ended); MNIST adds short cycles from 1e-4. The stages' gains
-# are in the model cards (saved_models/README.md).
+# identity, so it starts where stage 3 ended); MNIST adds short cycles from 1e-4. The model cards
+# (saved_models/README.md) score each stage.
 PRETRAINED_BASE = TrainConfig(
     model="vae",
     arch="conv-spatial",
@@ -59,7 +59,7 @@ PRETRAINED = {
 # photos: CIFAR-10's model fine-tuned with half of the images grey (the same noise in every channel,
 # as a grey photo reaches an RGB model), so that grey photos are denoised too; then grown to three
 # residual blocks per side (the new ones start as the identity) and trained on sigma 0 to 0.3, the
-# range photos are scored at (capacity for grey without losing colour: the gains are in the card).
+# range photos are scored at (the added blocks give the capacity for grey without losing colour).
 GREY_PHOTOS = dataclasses.replace(
     PRETRAINED["cifar10"][-1], grey_fraction=0.5, learning_rate=1e-4, epochs=8, time_budget=2100
 )
@@ -72,7 +72,7 @@ PRETRAINED["photos"] = (
 )
 PRETRAINED_DATASETS = {"photos": "cifar10"}  # the others train on the dataset they are named after
 # The denoise_ensemble signature's copies (tfvae.serving.ensemble): quarter turns suit photos, not
-# digits or clothes, which have an up (the gains are in the model cards).
+# digits or clothes, which have an up.
 PRETRAINED_SELF_ENSEMBLE = {"mnist": "flip", "fashion_mnist": "flip", "cifar10": "dihedral", "photos": "dihedral"}
 
 
@@ -87,8 +87,7 @@ class BenchEntry:
 
 
 # === `tfvae bench`: the PCA -> AE -> DAE -> VAE path, blind denoisers on one step budget ===
-# float32 layers whatever the hardware: the README's table was measured so, and a step budget
-# compares models, not dtype policies.
+# float32 layers whatever the hardware: a step budget compares models, not dtype policies.
 def _bench(**fields):
     return TrainConfig(dtype_policy="float32", **fields)
 
@@ -110,7 +109,7 @@ BENCH = {
     ),
 }
 
-# === benchmarks/equal_budget.py: our VAEs against the supervised DnCNN, the same seconds each ===
+# === benchmarks/equal_budget.py: the VAEs against the supervised DnCNN, the same seconds each ===
 # The VAE is the shipped models' architecture at a constant learning rate and without the weight
 # EMA: a cosine schedule needs the step count, which a time budget does not fix, and a 0.999
 # average still carries the initial weights a few thousand steps in.

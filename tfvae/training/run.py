@@ -27,6 +27,7 @@ from tfvae.evaluation.scoring import denoising_scores
 from tfvae.models import architectures, fit_pca
 from tfvae.models.saving import FINAL_MODEL, load_model
 from tfvae.training import checkpoints, distribute, fitting
+from tfvae.training.config import TrainConfig
 
 CHECKPOINTS = "checkpoints"
 MIN_FREE_BYTES = 100 * 2**20  # the largest models' checkpoint + model.keras + logs stay far below
@@ -135,7 +136,7 @@ def fit_network(config, run_dir, train_images, validation_images, strategy, chie
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
             keras.callbacks.TensorBoard(str(run_dir / "logs")),
         ]
-    if config.strategy == "multiworker":
+    if config.strategy == "multiworker":  # keras#20585: fit() fails under MultiWorkerMirroredStrategy
         last = distribute.fit_multiworker(
             prepared, config.epochs, initial_epoch, [*callbacks, *fitting.training_callbacks(config)], strategy
         )
@@ -150,8 +151,45 @@ def fit_network(config, run_dir, train_images, validation_images, strategy, chie
     return model
 
 
-def train(config):
-    """Train `config.model` and fill its run folder; returns the folder's path."""
+def train(config: TrainConfig) -> Path:
+    """Trains the model a `TrainConfig` describes and fills its run folder.
+
+    Networks train with plain `model.fit` on seeded `(noisy, clean)` streams; `pca` is fitted
+    in closed form. The run folder `config.out` gets config.json, model.keras, history.csv,
+    metrics.json (validation scores per Gaussian sigma), denoised.png and logs/ (TensorBoard).
+    Rerunning the same config into an unfinished run folder resumes it where its last finished
+    epoch ended.
+
+    Args:
+        config: `TrainConfig`, the run.
+
+    Returns:
+        The run folder's path.
+
+    Raises:
+        FileExistsError: if `config.out` holds a finished run, a run of another config, or is
+            not a run folder.
+        PermissionError: if the run folder cannot be created or written.
+        OSError: if the disk of the run folder is nearly full.
+        DataNotFoundError: if the dataset is not found (see `tfvae.data.load`).
+        FloatingPointError: if training diverges (a non-finite loss).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> import tensorflow as tf
+        >>> from tfvae.training import TrainConfig, train
+        >>> data = Path(tempfile.mkdtemp())  # a folder of twelve random 12x12 grey PNGs
+        >>> rng = np.random.default_rng(0)
+        >>> for index in range(12):
+        ...     png = tf.io.encode_png(rng.integers(0, 256, (12, 12, 1), dtype=np.uint8)).numpy()
+        ...     _ = (data / f"{index:02d}.png").write_bytes(png)
+        >>> out = Path(tempfile.mkdtemp()) / "run"
+        >>> run_dir = train(TrainConfig(model="pca", dataset=str(data), validation_size=4, out=str(out)))
+        >>> sorted(path.name for path in run_dir.iterdir())
+        ['config.json', 'denoised.png', 'metrics.json', 'model.keras']
+    """
     strategy = distribute.make_strategy(config.strategy, config.device_list())  # before any other TF op
     chief = distribute.is_chief(strategy)
     run_dir = prepare_run_folder(config) if chief else Path(config.out)

@@ -19,8 +19,11 @@ class Architecture:
     """Base of the architectures; each subclass sets `name`, its defaults and its networks.
 
     Args:
-        width: hidden units (mlp) or channels of the first convolution.
-        latent_dim: latent size (a vector) or latent channels (a latent map).
+        width: int, hidden units (mlp) or channels of the first convolution.
+        latent_dim: int, the latent size (a vector) or latent channels (a latent map).
+
+    Raises:
+        ValueError: if a hyperparameter is not an integer of its minimum.
     """
 
     name: ClassVar[str]

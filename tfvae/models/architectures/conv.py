@@ -9,7 +9,12 @@ from tfvae.models.architectures.base import Architecture, dense_head
 
 @dataclasses.dataclass(frozen=True)
 class Conv(Architecture):
-    """Conv(width, stride 2) -> Conv(2 width, stride 2) -> Dense latent; mirrored in the decoder."""
+    """Conv(width, stride 2) -> Conv(2 width, stride 2) -> a dense latent vector; mirrored in the decoder.
+
+    Args:
+        width: int, channels of the first convolution. Defaults to `32`.
+        latent_dim: int, the latent size. Defaults to `16`.
+    """
 
     name = "conv"
     width: int = 32

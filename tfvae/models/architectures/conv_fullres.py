@@ -13,8 +13,14 @@ from tfvae.models.architectures.base import Architecture
 
 @dataclasses.dataclass(frozen=True)
 class ConvFullres(Architecture):
-    """Args (besides width, latent_dim): conv_layers: 3x3 convolutions of `width` channels in each
-    of encoder and decoder (default 4)."""
+    """A full-resolution latent map (H, W, latent_dim): a linear 1x1 map plus 3x3 convolutions.
+
+    Args:
+        width: int, channels of the 3x3 convolutions. Defaults to `32`.
+        latent_dim: int, latent channels. Defaults to `3`.
+        conv_layers: int >= 0, 3x3 convolutions of `width` channels in each of encoder and
+            decoder. Defaults to `4`.
+    """
 
     name = "conv-fullres"
     fully_convolutional = True

@@ -47,9 +47,15 @@ def grown_weights(source_weights, source_blocks, target_variables, target_blocks
 
 @dataclasses.dataclass(frozen=True)
 class ConvSpatial(Architecture):
-    """Args (besides width, latent_dim):
-    latent_stride: downsampling factor of the latent map, one of 1, 2, 4, 8 (default 2).
-    residual_blocks: residual blocks at the latent resolution in each of encoder and decoder (default 0).
+    """A latent map (H / latent_stride, W / latent_stride, latent_dim), reached by stride-2 convolutions.
+
+    Args:
+        width: int, channels of the first convolution (doubled at each stride-2 stage).
+            Defaults to `32`.
+        latent_dim: int, latent channels. Defaults to `4`.
+        latent_stride: int, the downsampling of the latent map, one of 1, 2, 4, 8. Defaults to `2`.
+        residual_blocks: int >= 0, residual blocks at the latent resolution in each of encoder and
+            decoder. Defaults to `0`.
     """
 
     name = "conv-spatial"

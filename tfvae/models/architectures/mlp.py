@@ -1,4 +1,4 @@
-"""mlp: the write-up's MLP VAE, 784-400-20 on MNIST (a Bernoulli decoder, BCE + KL)."""
+"""mlp: the networks of the original 784-400-20 MLP VAE on MNIST (a Bernoulli decoder, BCE + KL)."""
 
 import dataclasses
 
@@ -9,11 +9,16 @@ from tfvae.models.architectures.base import Architecture, dense_head
 
 @dataclasses.dataclass(frozen=True)
 class MLP(Architecture):
-    """Flatten -> Dense(width) LeakyReLU(0.2) -> latent; latent -> Dense(width) ReLU -> image."""
+    """Flatten -> Dense(width) LeakyReLU(0.2) -> latent; latent -> Dense(width) ReLU -> image.
+
+    Args:
+        width: int, hidden units. Defaults to `400`.
+        latent_dim: int, the latent size. Defaults to `20`.
+    """
 
     name = "mlp"
     vae_likelihood = "bernoulli"
-    prefers_xla = True  # dense layers at small batch are step-overhead bound: XLA fuses them (2x here)
+    prefers_xla = True  # dense layers at small batch are bound by per-step overhead, which XLA fuses away
     width: int = 400
     latent_dim: int = 20
 
