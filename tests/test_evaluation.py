@@ -74,6 +74,19 @@ def test_the_bm3d_baseline_is_named_cbm3d_for_colour():
     assert (baselines.bm3d_name(3), baselines.bm3d_name(1)) == ("CBM3D (true sigma)", "BM3D (true sigma)")
 
 
+def test_a_slow_method_is_scored_on_the_first_images_of_the_same_noisy_set():
+    clean = RNG.uniform(0, 1, (6, 16, 16, 1)).astype(np.float32)
+    methods = {"all": lambda noisy, spec: noisy, "first": lambda noisy, spec: noisy}
+    results = scoring.compare(methods, clean, ["gaussian:0.2"], seed=0, first={"first": 3})
+    first_three = scoring.scores(clean[:3], scoring.add_noise(clean, "gaussian:0.2", seed=0)[:3])
+    assert results["first"]["gaussian:0.2"] == first_three
+
+
+def test_bm3d_rows_are_the_slow_ones():
+    methods = {scoring.bm3d_row(3): None, "PCA": None}
+    assert scoring.slow_rows(methods) == {scoring.bm3d_row(3): scoring.BM3D_IMAGES}
+
+
 def test_comparison_is_identical_across_calls():
     methods = {
         "noisy input": lambda noisy, spec: noisy,

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from tfvae.data import sources
 from tfvae.evaluation import baselines, figures, provenance
-from tfvae.evaluation.scoring import HEADLINE_SIGMAS, HEADLINE_SPECS, baseline_methods, compare, predict_in_batches
+from tfvae.evaluation.scoring import (
+    HEADLINE_SIGMAS,
+    HEADLINE_SPECS,
+    baseline_methods,
+    bm3d_row,
+    compare,
+    predict_in_batches,
+    slow_rows,
+)
 from tfvae.models.saving import FINAL_MODEL, load_model
 from tfvae.training import recipes
 from tfvae.training.run import train
@@ -61,12 +69,11 @@ def score_all(dataset, runs, fast, seed=0):
     )
     methods["Gaussian blur (width tuned per sigma)"] = tuned["Gaussian blur"]
     if baselines.bm3d_available():
-        bm3d = baselines.bm3d_name(clean.shape[-1])
-        methods[bm3d] = tuned[bm3d]
+        methods[bm3d_row(clean.shape[-1])] = tuned[bm3d_row(clean.shape[-1])]
     for name, run_dir in runs.items():
         model = load_model(run_dir)
         methods[name] = lambda noisy, spec, model=model: predict_in_batches(model.predict_on_batch, noisy)
-    results = compare(methods, clean, HEADLINE_SPECS, seed)
+    results = compare(methods, clean, HEADLINE_SPECS, seed, slow_rows(methods))
     seconds = {
         name: json.loads((run_dir / "metrics.json").read_text())["train_seconds"] for name, run_dir in runs.items()
     }

@@ -23,6 +23,7 @@ from tfvae.evaluation.scoring import (
     compare,
     markdown_table,
     predict_in_batches,
+    slow_rows,
 )
 from tfvae.serving.endpoints import load_endpoints
 
@@ -48,7 +49,8 @@ def evaluate(
     """Scores a trained model against the baselines on one split of a dataset: `tfvae evaluate`.
 
     Every method (the noisy input, a Gaussian blur and PCA tuned per noise level on the
-    validation slice, BM3D when installed, the model) denoises the same seeded noisy images;
+    validation slice, BM3D when installed (CBM3D on colour, on the first `scoring.BM3D_IMAGES`
+    images), the model) denoises the same seeded noisy images;
     the scores are per-image PSNR and SSIM, averaged. Writes evaluation.json, evaluation.md and
     the figures (see the module docstring) to `out`.
 
@@ -131,7 +133,7 @@ def evaluate(
         "binarized": binarize,
         "self_ensemble": ensemble,
         "baseline_settings": settings,
-        "denoising": compare(methods, clean, specs, seed),
+        "denoising": compare(methods, clean, specs, seed, slow_rows(methods)),
     }
     if density_samples and endpoints.is_density_model:
         results["density"] = density.density_scores(endpoints.model, clean, samples=density_samples, seed=seed)
