@@ -37,15 +37,9 @@ TINY = {
     "n2v": {"conv_layers": 3, "width": 4},
 }
 
+
 # Real bugs these checks found: (model, hyperparameter, bad value) -> what is wrong. A bool passes their
 # `isinstance(value, int)` checks (Architecture and HierarchicalVAE refuse bools), and the config keeps the bool.
-KNOWN_BUGS = {
-    ("pca", "n_components", True): "PCA(n_components=True) is accepted: one component, latent_shape (True,)",
-    ("dncnn", "width", True): "DnCNN(width=True) is accepted: Conv2D(filters=True), one channel, config width=True",
-    ("n2v", "width", True): "Noise2Void(width=True) is accepted (DnCNN's check): one channel, config width=True",
-}
-
-
 def build(name, **changes):
     """The tiny instance of the registered model `name`, with `changes` to its TINY hyperparameters."""
     if name not in TINY:
@@ -204,9 +198,6 @@ BAD_HYPERPARAMETERS = [
         key,
         bad,
         id=f"{name}-{key}={bad}",
-        marks=[pytest.mark.xfail(raises=pytest.fail.Exception, strict=True, reason=KNOWN_BUGS[name, key, bad])]
-        if (name, key, bad) in KNOWN_BUGS
-        else [],
     )
     for name in MODELS
     for key in TINY.get(name, {"width": None})  # a model without an entry fails in build()

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from tfvae.data.images import check_image_batch
+from tfvae.models.arguments import check_count
 from tfvae.models.precision import global_dtype_policy
 from tfvae.models.training_defaults import TrainingDefaults
 
@@ -55,10 +56,8 @@ class DnCNN(TrainingDefaults, keras.Model):
         self, image_shape: tuple, conv_layers: int = 17, width: int = 64, network_dtype: str = "float32", **kwargs
     ):
         super().__init__(**{"dtype": "float32", **kwargs})
-        if not isinstance(conv_layers, int) or conv_layers < 2:
-            raise ValueError(f"Expected conv_layers to be an integer >= 2. Received: conv_layers={conv_layers!r}.")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"Expected width to be a positive integer. Received: width={width!r}.")
+        check_count("conv_layers", conv_layers, minimum=2)
+        check_count("width", width)
         self.image_shape = tuple(image_shape)
         self.conv_layers = conv_layers
         self.width = width

@@ -32,16 +32,12 @@ from keras import layers
 
 from tfvae.data.images import check_image_batch
 from tfvae.models.architectures.base import IMAGE_CHANNELS
+from tfvae.models.arguments import check_count
 from tfvae.models.precision import global_dtype_policy
 from tfvae.models.variational import VariationalModel, gaussian_kl, gaussian_log_density, per_image
 
 activation = keras.activations.silu
 LOG_VAR_BOUND = 12.0  # std between 0.0025 and 400
-
-
-def _check_count(name, value, minimum):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"Expected {name} to be an integer >= {minimum}. Received: {name}={value!r}.")
 
 
 def _split(parameters):
@@ -144,10 +140,10 @@ class HierarchicalVAE(VariationalModel):
             raise ValueError(
                 f"Expected image_shape (H, W, C) with C in {IMAGE_CHANNELS}. Received: image_shape={image_shape}."
             )
-        _check_count("levels", levels, 2)
-        _check_count("width", width, 1)
-        _check_count("latent_dim", latent_dim, 1)
-        _check_count("residual_blocks", residual_blocks, 0)
+        check_count("levels", levels, 2)
+        check_count("width", width, 1)
+        check_count("latent_dim", latent_dim, 1)
+        check_count("residual_blocks", residual_blocks, 0)
         self.image_shape = image_shape
         self.levels = levels
         self.width = width

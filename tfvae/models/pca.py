@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfvae.data.images import check_image_batch, check_images
 from tfvae.evaluation.metrics import psnr
+from tfvae.models.arguments import check_count
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
@@ -48,7 +49,8 @@ class PCA(keras.Model):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         size = int(np.prod(self.image_shape))
-        if not isinstance(n_components, int) or not 1 <= n_components <= size:
+        check_count("n_components", n_components)
+        if n_components > size:
             raise ValueError(f"Expected n_components between 1 and {size}. Received: n_components={n_components!r}.")
         self.n_components = n_components
         self.mean = self.add_weight(shape=(size,), initializer="zeros", trainable=False, name="mean")
