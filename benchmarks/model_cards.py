@@ -96,18 +96,18 @@ def score_denoiser(card, images, seed=0):
     }
 
 
-def score_density(card, seed=0):
+def score_density(card, samples=DENSITY_SAMPLES, seed=0):
     """ELBO, importance-weighted NLL and latent usage of the density model, and its slice's NLL."""
     model = load_model(Path(__file__).resolve().parents[1] / card["artifact"])
     digits = binarized(sources.load(card["dataset"], "validation", seed=seed).images, seed)
-    scores = density.density_scores(model, digits[:DENSITY_IMAGES], samples=DENSITY_SAMPLES, seed=seed)
+    scores = density.density_scores(model, digits[:DENSITY_IMAGES], samples=samples, seed=seed)
     usage = density.latent_usage(model, digits[:DENSITY_IMAGES])
     usage.pop("kl_per_dimension")  # thousands of numbers: the card keeps the totals per level
     small = density.density_scores(model, digits[:DENSITY_SLICE_IMAGES], samples=DENSITY_SLICE_SAMPLES, seed=seed)
     return {
         "split": "validation",
         "images": DENSITY_IMAGES,
-        "samples": DENSITY_SAMPLES,
+        "samples": samples,
         "density": scores,
         "latent_usage": usage,
         "slice": {"images": DENSITY_SLICE_IMAGES, "samples": DENSITY_SLICE_SAMPLES, "nll_nats": small["nll_nats"]},
@@ -222,6 +222,9 @@ def main(argv=None):
     parser.add_argument("names", nargs="*", help="shipped models (folders of saved_models/ with a card.json)")
     parser.add_argument("--all", action="store_true", help="every shipped model")
     parser.add_argument("--images", type=int, default=sources.DEFAULT_VALIDATION_SIZE, help="validation images")
+    parser.add_argument(
+        "--density-samples", type=int, default=DENSITY_SAMPLES, help="importance samples k of the density model's NLL"
+    )
     parser.add_argument("--render-only", action="store_true", help="rewrite the README blocks from card.json")
     args = parser.parse_args(argv)
     names = sorted(p.parent.name for p in ROOT.glob("*/card.json")) if args.all else args.names
@@ -232,7 +235,11 @@ def main(argv=None):
         card = read_card(name)
         if not args.render_only:
             record = provenance()
-            card["scores"] = score_density(card) if card["task"] == "density" else score_denoiser(card, args.images)
+            card["scores"] = (
+                score_density(card, args.density_samples)
+                if card["task"] == "density"
+                else score_denoiser(card, args.images)
+            )
             card["scores"]["provenance"] = record
         write_card(name, card)
         replace_block(REPO / "README.md", TABLE_BEGIN, TABLE_END, models_table())
