@@ -1,6 +1,7 @@
 """How good a denoiser is, and how good a density model.
 
-- `metrics`: per-image PSNR / SSIM (the benchmark protocol), PSNR as a Keras metric.
+- `metrics`: per-image PSNR / SSIM (the benchmark protocol); PSNR and its Keras metric come from
+  `tfvae.models.metrics`, where the models compile with them.
 - `baselines`: Gaussian blur and BM3D.
 - `scoring`: one seeded noise grid, every method scored on the same noisy images.
 - `density`: ELBO, importance-weighted NLL, KL per latent dimension, active units.
