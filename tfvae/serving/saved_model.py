@@ -22,13 +22,13 @@ A bad input fails with InvalidArgumentError naming the shape received and the sh
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvae.io import replace_atomically
 from tfvae.models.saving import load_model
 from tfvae.serving.ensemble import check_self_ensemble, default_ensemble, self_ensemble
 from tfvae.serving.inference import denoise_whole, padded_call
@@ -223,18 +223,13 @@ def export_model(
     if target.exists() and not force:
         raise FileExistsError(f"{target} already exists; pass --force to replace it, or export a new --version.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.parent / f".{version}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+
+    def write(partial):
         build_archive(model, ensemble).write_out(str(partial), verbose=False)
         write_warmup_requests(partial, name, model.image_shape)
         write_metadata(partial, model, ensemble)
-        if target.exists():
-            shutil.rmtree(target)
-        partial.rename(target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)  # only left behind by a failure (e.g. a full disk)
-    return target
+
+    return replace_atomically(target, write)
 
 
 def load_trained_model(path):
