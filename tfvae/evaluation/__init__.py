@@ -6,7 +6,6 @@
 - `scoring`: one seeded noise grid, every method scored on the same noisy images.
 - `density`: ELBO, importance-weighted NLL, KL per latent dimension, active units.
 - `evaluate`: `tfvae evaluate`, a model against the baselines -> evaluation.json / .md / figures.
-- `bench`: `tfvae bench`, train and score every model of the PCA -> AE -> VAE path.
 - `levels`: what each level of a hierarchical VAE encodes, as figures.
 - `figures`: the matplotlib figures all of these draw.
 - `provenance`: where a result comes from, written under every results page.
