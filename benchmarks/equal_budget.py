@@ -4,7 +4,7 @@ training each on this machine, scored on the validation slice next to the noisy 
     python benchmarks/equal_budget.py --seconds 600                # about 25 min per dataset here
     python benchmarks/equal_budget.py --fast --out /tmp/eb         # seconds: proves the script works (CI)
 
-Both contenders (`tfvae.training.recipes.EQUAL_BUDGET`) train under the same --dtype-policy
+The contenders (`bench.EQUAL_BUDGET`, beside this script) train under the same --dtype-policy
 (default auto: bfloat16 layers where the CPU computes bfloat16 natively). Finished runs in
 --out/<dtype policy> are reused, so an interrupted benchmark continues.
 """
@@ -13,10 +13,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from tfvae.evaluation import bench
+import bench
+
 from tfvae.evaluation.provenance import results_page
 from tfvae.models.precision import DTYPE_POLICIES
-from tfvae.training import recipes
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
     args = parser.parse_args()
     contenders = {
         name: dataclasses.replace(entry, config=dataclasses.replace(entry.config, dtype_policy=args.dtype_policy))
-        for name, entry in recipes.EQUAL_BUDGET.items()
+        for name, entry in bench.EQUAL_BUDGET.items()
     }
     report = (
         f"Equal budget: {args.seconds:g} s of training per model, dtype policy {args.dtype_policy}. "

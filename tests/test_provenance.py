@@ -46,4 +46,4 @@ def test_the_command_line_of_a_script_is_relative_to_the_working_directory(tmp_p
 
 
 def test_the_command_line_of_the_console_command_starts_with_tfvae():
-    assert provenance.command_line(["/usr/bin/tfvae", "bench", "--fast"]) == "tfvae bench --fast"
+    assert provenance.command_line(["/usr/bin/tfvae", "evaluate", "--force"]) == "tfvae evaluate --force"

@@ -7,8 +7,11 @@
 
 The package by role: `data` (sources, noise, pipeline), `models` (PCA, Autoencoder, VAE, DnCNN,
 architectures), `training` (config, the one fit path, run folders, tuning, recipes), `evaluation`
-(metrics, baselines, density, `tfvae evaluate`, `tfvae bench`), `serving` (SavedModel export, the
-endpoint client, own-image denoising); `cli` is the `tfvae` command.
+(metrics, baselines, density, `tfvae evaluate`), `serving` (SavedModel export, the endpoint
+client, own-image denoising), `io` (the atomic file replace); `cli` is the `tfvae` command.
+A module imports only its own layer and those below it, io < data < models < serving <
+evaluation < training < cli (tests/test_layers.py). The benchmarks and their presets are scripts
+beside the package, in benchmarks/.
 """
 
 __version__ = "0.2.0"

@@ -33,7 +33,7 @@ import tensorflow as tf
 from absl import logging as absl_logging
 
 from tfvae.data import noise, noisy_copy, sources
-from tfvae.evaluation import bench, evaluate, figures
+from tfvae.evaluation import evaluate, figures
 from tfvae.models import precision, with_config, with_network_dtype
 from tfvae.serving import ensemble, files, saved_model
 from tfvae.serving.endpoints import load_endpoints
@@ -183,10 +183,6 @@ def tune(args):
         f"best configuration retrained into {config.out}; "
         f"trials in {args.dir}/best_trials.json, plot {args.dir}/search.png"
     )
-
-
-def run_bench(args):
-    bench.run(args.datasets, args.out, fast=args.fast, table=args.table, figure_dir=args.figures)
 
 
 def add_dataclass_flags(parser, config_class):
@@ -354,16 +350,6 @@ def build_parser():
         "--search-extra", action="store_true", help="also search beta, learning rate, architecture (hvae: levels)"
     )
     tune_command.set_defaults(run=tune)
-
-    bench_command = commands.add_parser(
-        "bench", help="train and compare every model of the path", description=bench.__doc__
-    )
-    bench_command.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
-    bench_command.add_argument("--out", default="benchmarks/runs", help="run folders (finished ones are reused)")
-    bench_command.add_argument("--table", help="write the Markdown table here")
-    bench_command.add_argument("--figures", help="write PSNR-vs-sigma figures into this folder")
-    bench_command.add_argument("--fast", action="store_true", help="tiny data and budgets (seconds)")
-    bench_command.set_defaults(run=run_bench)
     return parser
 
 

@@ -11,8 +11,8 @@ inference it sees the whole, unmasked image.
 import keras
 import tensorflow as tf
 
-from tfvae.evaluation.metrics import psnr
 from tfvae.models.dncnn import DnCNN
+from tfvae.models.metrics import psnr
 
 NEIGHBOURHOOD = 2  # a masked pixel takes a value from up to 2 pixels away in each direction
 

@@ -10,8 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data.images import check_image_batch, check_images
-from tfvae.evaluation.metrics import psnr
 from tfvae.models.arguments import check_count
+from tfvae.models.metrics import psnr
 
 
 @keras.saving.register_keras_serializable(package="tfvae")

@@ -2,7 +2,7 @@
 
 import keras
 
-from tfvae.evaluation.metrics import PSNR
+from tfvae.models.metrics import PSNR
 
 
 class TrainingDefaults:

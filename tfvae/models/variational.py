@@ -18,8 +18,8 @@ import math
 import keras
 import tensorflow as tf
 
-from tfvae.evaluation.metrics import psnr
 from tfvae.models.likelihoods import LIKELIHOODS
+from tfvae.models.metrics import psnr
 from tfvae.models.noise_models import parse_noise_model
 from tfvae.models.sampling import Sampling
 from tfvae.models.training_defaults import TrainingDefaults

@@ -19,14 +19,8 @@ import tensorflow as tf
 
 from tfvae.models.saving import load_model
 from tfvae.serving.ensemble import default_ensemble, self_ensemble
-from tfvae.serving.saved_model import (
-    ENSEMBLE_SIGNATURE,
-    METADATA_FILE,
-    SAMPLE_SIGNATURE,
-    checked_count,
-    posterior_sampler,
-    single_pass,
-)
+from tfvae.serving.inference import posterior_sampler, single_pass
+from tfvae.serving.saved_model import ENSEMBLE_SIGNATURE, METADATA_FILE, SAMPLE_SIGNATURE, checked_count
 
 
 @dataclasses.dataclass

@@ -23,8 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data.readers import IMAGE_SUFFIXES
+from tfvae.io import replace_atomically
 from tfvae.serving.inference import denoise_image
-from tfvae.training.checkpoints import replace_atomically
 
 if TYPE_CHECKING:  # an annotation's type only, not needed at run time
     from tfvae.serving.endpoints import Endpoints

@@ -6,6 +6,9 @@ are multiples of `size_multiple`: `denoise_whole` pads an image symmetrically up
 multiple and crops the result back. A fixed-size model sees tiles of its own size that overlap by
 half; each tile's output is weighted by a window that falls towards the tile's edges, so every
 pixel is mostly decided by the tiles that see it far from their borders: no seams.
+
+`single_pass` and `posterior_sampler` are a model as functions on batches of any size, what the
+SavedModel signatures (`saved_model`) and the in-memory client (`endpoints`) both call.
 """
 
 import numpy as np
@@ -48,6 +51,25 @@ def padded_call(function, images, multiple):
 def denoise_whole(model, images):
     """`model` on a batch of any height and width (a fully convolutional model): padded, denoised, cropped."""
     return padded_call(model, images, model.size_multiple)
+
+
+def single_pass(model):
+    """The model as a function on image batches it takes: whole images of any size when it can."""
+    return model if model.size_multiple is None else (lambda images: denoise_whole(model, images))
+
+
+def posterior_sampler(model):
+    """images, K -> {"samples": (N, K, H, W, C) decoded posterior draws, "mean", "std" over them};
+    any height and width for a fully convolutional model, like `single_pass`."""
+
+    def sample(images, samples):
+        def draws(batch):
+            return model.posterior_samples(batch, samples)
+
+        drawn = draws(images) if model.size_multiple is None else padded_call(draws, images, model.size_multiple)
+        return {"samples": drawn, "mean": tf.reduce_mean(drawn, axis=1), "std": tf.math.reduce_std(drawn, axis=1)}
+
+    return sample
 
 
 def window(size):

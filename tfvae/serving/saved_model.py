@@ -22,16 +22,16 @@ A bad input fails with InvalidArgumentError naming the shape received and the sh
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvae.io import replace_atomically
 from tfvae.models.saving import load_model
 from tfvae.serving.ensemble import check_self_ensemble, default_ensemble, self_ensemble
-from tfvae.serving.inference import denoise_whole, padded_call
+from tfvae.serving.inference import posterior_sampler, single_pass
 
 ENSEMBLE_SIGNATURE = "denoise_ensemble"
 SAMPLE_SIGNATURE = "sample_posterior"
@@ -60,29 +60,11 @@ def served_shape(model):
     return model.image_shape if model.size_multiple is None else (None, None, model.image_shape[-1])
 
 
-def single_pass(model):
-    """The model as a function on image batches it takes: whole images of any size when it can."""
-    return model if model.size_multiple is None else (lambda images: denoise_whole(model, images))
-
-
 def checked_count(samples):
     """`samples` after checking it is a count >= 1 (an InvalidArgumentError naming it otherwise)."""
     check = tf.debugging.Assert(samples >= 1, ["Expected samples >= 1. Received: samples =", samples])
     with tf.control_dependencies([check]):
         return tf.identity(samples)
-
-
-def posterior_sampler(model):
-    """images, K -> {"samples", "mean", "std"} of K posterior draws (see the module docstring)."""
-
-    def sample(images, samples):
-        def draws(batch):
-            return model.posterior_samples(batch, samples)
-
-        drawn = draws(images) if model.size_multiple is None else padded_call(draws, images, model.size_multiple)
-        return {"samples": drawn, "mean": tf.reduce_mean(drawn, axis=1), "std": tf.math.reduce_std(drawn, axis=1)}
-
-    return sample
 
 
 def build_archive(model, ensemble):
@@ -223,18 +205,13 @@ def export_model(
     if target.exists() and not force:
         raise FileExistsError(f"{target} already exists; pass --force to replace it, or export a new --version.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.parent / f".{version}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+
+    def write(partial):
         build_archive(model, ensemble).write_out(str(partial), verbose=False)
         write_warmup_requests(partial, name, model.image_shape)
         write_metadata(partial, model, ensemble)
-        if target.exists():
-            shutil.rmtree(target)
-        partial.rename(target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)  # only left behind by a failure (e.g. a full disk)
-    return target
+
+    return replace_atomically(target, write)
 
 
 def load_trained_model(path):

@@ -6,7 +6,7 @@
 - `checkpoints`: crash-safe epoch checkpoints.
 - `distribute`: tf.distribute strategies and the multi-worker loop.
 - `tuning`: `tfvae tune`, keras-tuner over the same path.
-- `recipes`: presets, the shipped models' stages, the bench, the equal budget.
+- `recipes`: the shipped models' recipes, stage by stage (the benchmarks' presets are in benchmarks/).
 """
 
 from tfvae.training.config import TrainConfig

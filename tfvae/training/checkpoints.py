@@ -1,32 +1,22 @@
 """Crash-safe training checkpoints: the newest finished epoch, written atomically.
 
 `EpochCheckpoint` saves weights and optimizer state after every epoch as
-`epoch-NNNNN.weights.h5` under a temporary name, then renames it (one atomic step) and deletes the
-older one, so a SIGKILL at any moment leaves a complete checkpoint or none. An epoch whose logs are
-not finite is not saved, so the newest checkpoint is always the last good one. `restore` loads it
-and says how many epochs it holds, for `fit(initial_epoch=...)`.
+`epoch-NNNNN.weights.h5` under a temporary name, then renames it (one atomic step:
+`tfvae.io.replace_atomically`) and deletes the older one, so a SIGKILL at any moment leaves a
+complete checkpoint or none. An epoch whose logs are not finite is not saved, so the newest
+checkpoint is always the last good one. `restore` loads it and says how many epochs it holds, for
+`fit(initial_epoch=...)`.
 """
 
 import math
-import os
 import re
 from pathlib import Path
 
 import keras
 
+from tfvae.io import replace_atomically
+
 _NAME = re.compile(r"epoch-(\d+)\.weights\.h5")
-
-
-def replace_atomically(path, write):
-    """Call `write(temporary path)` next to `path`, then rename it to `path` in one atomic step:
-    readers find the old file or the whole new one, never a part; a failed write leaves no litter."""
-    path = Path(path)
-    partial = path.with_name(f"partial-{os.getpid()}-{path.name}")  # keeps the suffix Keras checks
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def latest_checkpoint(directory):

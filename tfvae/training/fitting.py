@@ -1,7 +1,8 @@
 """The one way tfvae trains a network: a TrainConfig -> compiled model + data streams -> `fit`.
 
-`tfvae train` (`tfvae.training.run`), `tfvae tune` (every trial), `tfvae bench`, the benchmarks
-and the pretrained recipes all come through here, so a setting means the same everywhere.
+`tfvae train` (`tfvae.training.run`), `tfvae tune` (every trial), the benchmarks
+(`python benchmarks/quality.py`, ...) and the pretrained recipes all come through here, so a
+setting means the same everywhere.
 """
 
 import dataclasses

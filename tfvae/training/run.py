@@ -24,6 +24,7 @@ from tfvae.data import sources
 from tfvae.data.noise import add_noise
 from tfvae.evaluation import figures, levels
 from tfvae.evaluation.scoring import denoising_scores
+from tfvae.io import replace_atomically
 from tfvae.models import architectures, fit_pca
 from tfvae.models.saving import FINAL_MODEL, load_model
 from tfvae.training import checkpoints, distribute, fitting
@@ -209,7 +210,7 @@ def train(config: TrainConfig) -> Path:
     if config.strategy != "default":
         model = distribute.local_copy(model)
     write_results(model, run_dir, validation_images, config, seconds)
-    checkpoints.replace_atomically(run_dir / FINAL_MODEL, model.save)  # a model.keras is always complete
+    replace_atomically(run_dir / FINAL_MODEL, model.save)  # a model.keras is always complete
     shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # model.keras supersedes them
     return run_dir
 
