@@ -42,8 +42,14 @@ def test_a_results_page_names_the_tensorflow_and_keras_versions(page):
 
 def test_the_command_line_of_a_script_is_relative_to_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert provenance.command_line([str(tmp_path / "benchmarks" / "x.py"), "--fast"]) == "python benchmarks/x.py --fast"
+    command = provenance.command_line([str(tmp_path / "benchmarks" / "x.py"), "--fast"], environ={})
+    assert command == "python benchmarks/x.py --fast"
 
 
 def test_the_command_line_of_the_console_command_starts_with_tfvae():
-    assert provenance.command_line(["/usr/bin/tfvae", "evaluate", "--force"]) == "tfvae evaluate --force"
+    assert provenance.command_line(["/usr/bin/tfvae", "evaluate", "--force"], environ={}) == "tfvae evaluate --force"
+
+
+def test_the_command_line_starts_with_the_thread_counts_that_were_set():
+    command = provenance.command_line(["/usr/bin/tfvae", "evaluate", "run"], environ={"OMP_NUM_THREADS": "1"})
+    assert command == "OMP_NUM_THREADS=1 tfvae evaluate run"

@@ -53,15 +53,21 @@ def versions() -> dict:
     return found
 
 
-def command_line(argv=None) -> str:
-    """The command that is running, as a user would type it (`python benchmarks/x.py ...`, `tfvae ...`)."""
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # they change speed
+
+
+def command_line(argv=None, environ=None) -> str:
+    """The command that is running, as a user would type it (`python benchmarks/x.py ...`, `tfvae ...`),
+    after the thread-count variables that were set (`OMP_NUM_THREADS=1 ...`)."""
     argv = list(sys.argv if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    threads = [f"{name}={environ[name]}" for name in THREAD_VARIABLES if name in environ]
     program = Path(argv[0])
     if program.name == "tfvae":
-        return shlex.join(["tfvae", *argv[1:]])
+        return " ".join([*threads, shlex.join(["tfvae", *argv[1:]])])
     with contextlib.suppress(ValueError):  # a program outside the working directory keeps its path
         program = program.resolve().relative_to(Path.cwd())
-    return shlex.join(["python", str(program), *argv[1:]])
+    return " ".join([*threads, shlex.join(["python", str(program), *argv[1:]])])
 
 
 def provenance(command=None) -> dict:
