@@ -181,6 +181,4 @@ def test_a_page_not_regenerated_yet_names_its_command(page):
 
 @pytest.mark.parametrize("card", CARDS, ids=[p.parent.name for p in CARDS])
 def test_a_card_holds_its_scores_with_their_command(card):
-    assert json.loads(card.read_text())["scores"]["provenance"]["command"].startswith(
-        "python benchmarks/model_cards.py"
-    )
+    assert "python benchmarks/model_cards.py" in json.loads(card.read_text())["scores"]["provenance"]["command"]
