@@ -1,4 +1,5 @@
-# make demo: set up .venv and run the main job.  make test: set up dev tools and run every test.
+# make demo: set up .venv and run the main job.  make test: set up dev tools and run the tests (make test-slow:
+# the end-to-end ones and the tutorials).
 # make lint: ruff (format and lint, configured in pyproject.toml).  make notebooks: JupyterLab on the tutorials.
 # make docs: the documentation site (mkdocs.yml) with warnings as errors, checked in headless Chromium.
 PYTHON ?= python3
@@ -16,7 +17,7 @@ DEMO_SECONDS ?= 150
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 DEMO_RUN := $(DEMO_OUT)/run-$(STAMP)
 
-.PHONY: demo test lint docs docs-serve cli-help notebooks tutorials install clean
+.PHONY: demo test test-slow lint docs docs-serve cli-help notebooks tutorials install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +45,14 @@ demo: $(VENV)/.installed
 	@echo "Pictures: $(DEMO_RUN)/noise_preview.png $(DEMO_RUN)/vae/denoised.png"
 	@echo "Metrics:  $(DEMO_RUN)/vae/metrics.json   SavedModel: $(DEMO_OUT)/saved_models/$(DEMO_DATA)_vae/"
 
-# Unit tests and every tutorial, in fast mode (tutorials/conftest.py shrinks their parameters).
+# The unit and integration tests (about ten minutes on 2 cores).
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n 2 --dist loadscope -q --nbmake --nbmake-timeout=600 tests tutorials
+	$(BIN)/python -m pytest -n 2 --dist loadscope -q -m "not slow" tests
+
+# The end-to-end tests of minutes (marked slow: benchmark scripts, several processes, the shipped
+# models' cards) and every tutorial in fast mode (tutorials/conftest.py shrinks their parameters). CI runs both.
+test-slow: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -n 2 --dist loadscope -q -m slow --nbmake --nbmake-timeout=600 tests tutorials
 
 # The formatter and linter CI runs next to the tests (.ci/run); `ruff format .` applies the format.
 lint: $(VENV)/.installed-dev

@@ -4,7 +4,8 @@
     python benchmarks/pretrain.py cifar10 --version 7
     python benchmarks/pretrain.py photos --version 3     # CIFAR-10's stages, then the two photo stages
 
-Trains the model's recipe (`tfvae.training.recipes.PRETRAINED`), stage by stage, into
+Trains the model's recipe, the configs saved_models/<model>_vae/recipe/stage-<k>.json (each one
+`tfvae train --config` reads; each stage starts from the one before), stage by stage, into
 runs/pretrained/<model>[-<stage>] (rerunning after an interruption resumes where the last epoch
 ended; finished stages are reused), exports the last stage to saved_models/<model>_vae/<version>
 in float32 (it serves on any CPU) and scores it on the validation slice next to the noisy input,
@@ -13,6 +14,7 @@ blur and PCA (evaluation.md in the last stage's run folder).
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 
 from tfvae.evaluation import evaluate
@@ -20,7 +22,15 @@ from tfvae.evaluation.scoring import HEADLINE_SPECS
 from tfvae.models import load_model, with_network_dtype
 from tfvae.models.saving import FINAL_MODEL
 from tfvae.serving import saved_model
-from tfvae.training import recipes, run
+from tfvae.training import TrainConfig, run
+
+SAVED_MODELS = Path(__file__).resolve().parents[1] / "saved_models"
+RECIPES = {
+    path.parent.parent.name.removesuffix("_vae"): path.parent for path in SAVED_MODELS.glob("*/recipe/stage-1.json")
+}
+# The denoise_ensemble signature's copies (tfvae.serving.ensemble): quarter turns suit photos, not
+# digits or clothes, which have an up.
+SELF_ENSEMBLE = {"mnist": "flip", "fashion_mnist": "flip", "cifar10": "dihedral", "photos": "dihedral"}
 
 # --fast: tiny data, network and budgets that prove the script runs
 FAST = {
@@ -34,9 +44,15 @@ FAST = {
 }
 
 
+def recipe(model):
+    """The TrainConfigs of `model`'s stages, in order (their run folders and `init_from` are the caller's)."""
+    stages = sorted(RECIPES[model].glob("stage-*.json"), key=lambda path: int(path.stem.removeprefix("stage-")))
+    return [TrainConfig.from_dict(json.loads(path.read_text())) for path in stages]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", choices=sorted(recipes.PRETRAINED), help="the shipped model's name without _vae")
+    parser.add_argument("model", choices=sorted(RECIPES), help="the shipped model's name without _vae")
     parser.add_argument("--version", type=int, required=True, help="SavedModel version to write")
     parser.add_argument("--runs", default="runs/pretrained", help="where the run folders go")
     parser.add_argument("--to", default="saved_models", help="SavedModel root")
@@ -45,13 +61,11 @@ def main(argv=None):
     )
     parser.add_argument("--fast", action="store_true", help="tiny data and budgets: checks that the script runs")
     args = parser.parse_args(argv)
-    dataset = recipes.PRETRAINED_DATASETS.get(args.model, args.model)
     run_dir = None
-    for stage, preset in enumerate(recipes.PRETRAINED[args.model], start=1):
+    for stage, preset in enumerate(recipe(args.model), start=1):
         previous, run_dir = run_dir, Path(args.runs) / (args.model if stage == 1 else f"{args.model}-{stage}")
         config = dataclasses.replace(
             preset,
-            dataset=dataset,
             out=str(run_dir),
             init_from=previous and str(previous),
             **(FAST if args.fast else {}),
@@ -61,11 +75,11 @@ def main(argv=None):
     name = f"{args.model}_vae"
     model = with_network_dtype(load_model(run_dir), "float32")
     target = saved_model.export_model(
-        model, args.to, name, args.version, force=args.force, ensemble=recipes.PRETRAINED_SELF_ENSEMBLE[args.model]
+        model, args.to, name, args.version, force=args.force, ensemble=SELF_ENSEMBLE[args.model]
     )
     evaluate.evaluate(
         target,
-        dataset,
+        config.dataset,
         "validation",
         run_dir / "evaluation",
         specs=HEADLINE_SPECS,

@@ -147,7 +147,7 @@ BAD_INPUTS = {
     ),
     "unknown dtype policy": case(lambda *_: TrainConfig(dtype_policy="float16"), ValueError, "dtype_policy='float16'"),
     "bfloat16 PCA": case(
-        lambda *_: TrainConfig(model="pca", dtype_policy="mixed_bfloat16"), ValueError, "float32 for pca"
+        lambda *_: TrainConfig(model="pca", dtype_policy="mixed_bfloat16"), ValueError, "float32 for model='pca'"
     ),
     "EMA momentum of 1": case(lambda *_: TrainConfig(ema=1.0), ValueError, "ema=1.0"),
     "quarter-turn ensemble of non-square images": case(

@@ -136,3 +136,21 @@ def test_no_help_request_leaves_argv_to_the_parser(argv):
     import tfvae_command
 
     assert tfvae_command.help_request(argv) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "old", "new"),
+    [
+        (["evaluate", "run", "--dataset", "mnist"], "--samples", "posterior_samples"),
+        (["evaluate", "run", "--dataset", "mnist"], "--density-samples", "iw_samples"),
+        (["denoise", "model", "in.png", "--out", "out"], "--samples", "posterior_samples"),
+    ],
+)
+def test_a_renamed_flag_still_sets_its_new_name(command, old, new):
+    args = cli.build_parser().parse_args([*command, old, "7"])
+    assert getattr(args, new) == 7
+
+
+def test_a_renamed_flag_warns_naming_its_new_name(capsys):
+    cli.build_parser().parse_args(["evaluate", "run", "--dataset", "mnist", "--density-samples", "7"])
+    assert "--density-samples is deprecated and goes in the next release; use --iw-samples" in capsys.readouterr().err

@@ -100,6 +100,7 @@ def test_real_mnist_is_bit_exact(real_data):
     assert len(data.load("mnist", "validation")) == data.DEFAULT_VALIDATION_SIZE
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 def test_real_cifar10_image_folder(real_data):
     validation = data.load("cifar10", "validation")

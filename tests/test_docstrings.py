@@ -41,6 +41,7 @@ CLASSES_WITH_METHODS = (
     models.DnCNN,
     models.Noise2Void,
     models.Sampling,
+    models.Objective,
     training.TrainConfig,
 )
 KERAS_HOOKS = {

@@ -12,6 +12,7 @@ from tfvae.evaluation import baselines, evaluate, scoring
 from tfvae.evaluation.metrics import psnr, ssim
 from tfvae.models import Autoencoder, load_model
 from tfvae.serving import saved_model
+from tfvae.training import TrainConfig
 
 RNG = np.random.default_rng(0)
 CLEAN = RNG.uniform(0.2, 0.8, (6, 16, 16, 3)).astype(np.float32)
@@ -106,7 +107,7 @@ def evaluations(tiny_vae_run, fake_data_root, tmp_path_factory):
     """`tfvae evaluate` of the tiny run and of its SavedModel, on the generated MNIST."""
     root = tmp_path_factory.mktemp("evaluations")
     served = saved_model.export_model(load_model(tiny_vae_run), root / "served", "vae", 1)
-    kwargs = {"dataset": "mnist", "specs": SPECS, "limit": 64, "samples": 4, "density_samples": 10}
+    kwargs = {"dataset": "mnist", "specs": SPECS, "limit": 64, "posterior_samples": 4, "iw_samples": 10}
     kwargs["data_dir"] = str(fake_data_root)
     return {
         "run": (evaluate.evaluate(tiny_vae_run, out=root / "run", **kwargs), root / "run"),
@@ -175,6 +176,7 @@ def run_script(spawn, name, *argv):
     return spawn(name, [sys.executable, *argv], cwd=str(REPO)).wait(timeout=900)
 
 
+@pytest.mark.slow
 def test_bench_fast_mode_runs_end_to_end(fake_data, tmp_path, spawn):
     args = ["--fast", "--datasets", "mnist", "--out", str(tmp_path / "runs"), "--table", str(tmp_path / "quality.md")]
     assert run_script(spawn, "bench", "benchmarks/quality.py", *args, "--figures", str(tmp_path)) == 0, spawn.log(
@@ -186,6 +188,7 @@ def test_bench_fast_mode_runs_end_to_end(fake_data, tmp_path, spawn):
     assert (tmp_path / "mnist_psnr_vs_sigma.png").exists()
 
 
+@pytest.mark.slow
 def test_equal_budget_benchmark_fast_mode_runs_end_to_end(fake_data, tmp_path, spawn):
     args = ["--fast", "--seconds", "5", "--datasets", "mnist", "--out", str(tmp_path / "runs")]
     assert run_script(spawn, "equal", "benchmarks/equal_budget.py", *args, "--table", str(tmp_path / "equal.md")) == 0
@@ -195,6 +198,7 @@ def test_equal_budget_benchmark_fast_mode_runs_end_to_end(fake_data, tmp_path, s
     assert "x 12" not in table  # the CIFAR-10 VAE only runs on CIFAR-10
 
 
+@pytest.mark.slow
 def test_posterior_average_benchmark_scores_both_denoisers(tiny_vae_run, fake_data, tmp_path, spawn):
     served = saved_model.export_model(load_model(tiny_vae_run), tmp_path, "vae", 1)
     args = ["benchmarks/posterior_average.py", str(served), "--dataset", "mnist", "--limit", "16", "--samples", "2"]
@@ -205,6 +209,7 @@ def test_posterior_average_benchmark_scores_both_denoisers(tiny_vae_run, fake_da
     assert len(psnrs) == 2 and all(len(row) == 4 for row in psnrs) and psnrs[0] != psnrs[1]
 
 
+@pytest.mark.slow
 def test_posterior_average_benchmark_refuses_a_model_without_a_posterior(tmp_path, spawn):
     autoencoder = saved_model.export_model(Autoencoder((28, 28, 1), width=4, latent_dim=4), tmp_path, "ae", 1)
     args = ["benchmarks/posterior_average.py", str(autoencoder), "--dataset", "mnist"]
@@ -229,29 +234,33 @@ def pretrained_fast(fake_data_root, tmp_path_factory):
 
 
 def stage_configs(stages):
-    return [json.loads((stage / "config.json").read_text()) for stage in stages]
+    return [TrainConfig.from_dict(json.loads((stage / "config.json").read_text())) for stage in stages]
 
 
+@pytest.mark.slow
 def test_each_pretraining_stage_starts_from_the_one_before(pretrained_fast):
     _, _, _, stages = pretrained_fast
-    assert [config["init_from"] for config in stage_configs(stages)] == [None, *map(str, stages[:-1])]
+    assert [config.init_from for config in stage_configs(stages)] == [None, *map(str, stages[:-1])]
 
 
+@pytest.mark.slow
 def test_the_pretraining_stages_follow_the_recipe(pretrained_fast):
     _, _, _, stages = pretrained_fast
-    settings = [(c["learning_rate"], c["sigma_x"], c["residual_blocks"]) for c in stage_configs(stages)]
+    settings = [(c.learning_rate, c.sigma_x, c.residual_blocks) for c in stage_configs(stages)]
     assert (
         settings
         == [(1e-3, 0.01, None), (5e-4, 0.01, None), (2.5e-4, 0.005, None)] + [(5e-4, 0.005, 1)] + [(1e-4, 0.005, 1)] * 2
     )
 
 
+@pytest.mark.slow
 def test_pretraining_exports_and_scores_the_last_stage(pretrained_fast):
     _, _, root, stages = pretrained_fast
     assert (root / "saved" / "mnist_vae" / "8" / "saved_model.pb").exists()
     assert "gaussian:0.5" in (stages[-1] / "evaluation" / "evaluation.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_pretraining_rerun_reuses_its_stages_and_replaces_a_version_only_with_force(pretrained_fast):
     import subprocess
 

@@ -166,7 +166,7 @@ def test_sample_command_draws_a_grid_for_vaes_only(tmp_path, capsys):
     assert "Expected a model that samples (a VAE)" in capsys.readouterr().err
 
 
-# === --samples: posterior draws of a VAE for a user's images ===
+# === --posterior-samples: posterior draws of a VAE for a user's images ===
 def sampling_standin(channels, size_multiple=None):
     """Endpoints whose draw k of an image is the image times (k + 1) / 4: known mean and std."""
 
@@ -184,10 +184,12 @@ SAMPLED = np.full((20, 30, 1), 200, np.uint8)
 
 @pytest.fixture
 def sampled(tmp_path):
-    """A grey image through an RGB stand-in with --samples 3 --write-samples: {name: pixels}."""
+    """A grey image through an RGB stand-in with --posterior-samples 3 --write-samples: {name: pixels}."""
     write_png(tmp_path / "in" / "g.png", SAMPLED)
     out = tmp_path / "out"
-    files.denoise_files([tmp_path / "in"], out, sampling_standin(3), samples=3, write_samples=True, progress=False)
+    files.denoise_files(
+        [tmp_path / "in"], out, sampling_standin(3), posterior_samples=3, write_samples=True, progress=False
+    )
     return {path.name: files.read_image(path) for path in out.iterdir()}
 
 
@@ -209,22 +211,24 @@ def test_each_draw_keeps_the_inputs_mode(sampled):
 
 def test_samples_through_tiles_of_a_fixed_size_model(tmp_path):
     write_png(tmp_path / "in" / "c.png", np.full((40, 50, 3), 200, np.uint8))
-    files.denoise_files([tmp_path / "in"], tmp_path / "out", sampling_standin(3), samples=2, progress=False)
+    files.denoise_files([tmp_path / "in"], tmp_path / "out", sampling_standin(3), posterior_samples=2, progress=False)
     assert int(files.read_image(tmp_path / "out" / "c.std.png").max()) == 25  # 200 * std(1/4, 2/4)
 
 
 def test_samples_without_write_samples_write_only_the_mean_and_std(tmp_path):
     write_png(tmp_path / "in" / "g.png", SAMPLED)
-    written = files.denoise_files([tmp_path / "in"], tmp_path / "out", sampling_standin(1), samples=4, progress=False)
+    written = files.denoise_files(
+        [tmp_path / "in"], tmp_path / "out", sampling_standin(1), posterior_samples=4, progress=False
+    )
     assert sorted(p.name for p in written) == ["g.png", "g.std.png"]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"samples": -1}, "Received: -1"),
-        ({"samples": 2, "ensemble": True}, "not both"),
-        ({"write_samples": True}, "Expected --samples K"),
+        ({"posterior_samples": -1}, "Received: -1"),
+        ({"posterior_samples": 2, "ensemble": True}, "not both"),
+        ({"write_samples": True}, "Expected --posterior-samples K"),
     ],
 )
 def test_bad_sample_requests_are_refused(tmp_path, kwargs, message):
@@ -236,13 +240,13 @@ def test_bad_sample_requests_are_refused(tmp_path, kwargs, message):
 def test_a_model_without_a_posterior_cannot_sample(tmp_path):
     write_png(tmp_path / "in" / "g.png", SAMPLED)
     with pytest.raises(ValueError, match="a posterior to sample"):
-        files.denoise_files([tmp_path / "in"], tmp_path / "out", standin(1), samples=2, progress=False)
+        files.denoise_files([tmp_path / "in"], tmp_path / "out", standin(1), posterior_samples=2, progress=False)
 
 
 def test_the_cli_samples_a_vae_savedmodel(tmp_path):
     vae = VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0)
     model = saved_model.export_model(vae, tmp_path / "sm", "vae", 1)
     write_png(tmp_path / "in" / "g.png", np.random.default_rng(0).integers(0, 256, (21, 34, 1), dtype=np.uint8))
-    args = ["denoise", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--samples", "3"]
+    args = ["denoise", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--posterior-samples", "3"]
     assert cli.main([*args, "--write-samples"]) == 0
     assert files.read_image(tmp_path / "out" / "g.sample2.png").shape == (21, 34, 1)

@@ -217,6 +217,7 @@ def test_a_run_draws_what_each_level_encodes_and_its_kl_over_training(finished_r
     assert (finished_run / "levels.png").is_file() and (finished_run / "kl_per_level.png").is_file()
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(
     finished_run, fake_data_root, tmp_path, monkeypatch
 ):
@@ -239,6 +240,7 @@ def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(
         np.testing.assert_array_equal(a, b, err_msg=a.path)
 
 
+@pytest.mark.slow
 def test_it_trains_under_a_mirrored_strategy_over_two_logical_cpus(fake_data_root, tmp_path, spawn):
     two_replicas = Path(__file__).parent / "two_replicas.py"
     args = ["train", "--model", "hvae", "--levels", "2", "--latent-dim", "2", *TINY, "--data-dir", str(fake_data_root)]
@@ -252,7 +254,7 @@ def test_it_trains_under_a_mirrored_strategy_over_two_logical_cpus(fake_data_roo
 def test_tfvae_evaluate_reports_the_kl_and_active_units_of_each_level(finished_run, fake_data_root, tmp_path):
     from tfvae.evaluation import evaluate
 
-    kwargs = {"specs": ("gaussian:0.3",), "limit": 32, "density_samples": 5, "data_dir": str(fake_data_root)}
+    kwargs = {"specs": ("gaussian:0.3",), "limit": 32, "iw_samples": 5, "data_dir": str(fake_data_root)}
     evaluate.evaluate(finished_run, "mnist", out=tmp_path / "report", **kwargs)
     assert "  level 2: KL " in (tmp_path / "report" / "evaluation.md").read_text()
 

@@ -1,4 +1,4 @@
-"""One harness over the model registry (`tfvae.training.config.MODELS`), the same checks for every model.
+"""One harness over the model registry (`tfvae.models.registry.MODELS`), the same checks for every model.
 
 Each registered model, built tiny: it builds and `compile()`s with its own defaults; a few `fit` steps lower its
 loss on a fixed batch; a `.keras` round trip and a SavedModel loaded in a fresh Python process without tfvae give
@@ -18,8 +18,8 @@ from fakes import stroke_images
 
 from tfvae.data import add_noise
 from tfvae.models import fit_pca, load_model
+from tfvae.models.registry import MODELS
 from tfvae.serving.saved_model import export_model
-from tfvae.training.config import MODELS, TrainConfig
 
 IMAGE_SHAPE = (16, 16, 1)
 CLEAN = (stroke_images(16, size=IMAGE_SHAPE[0], seed=0)[..., None] / 255).astype(np.float32)
@@ -45,23 +45,16 @@ def build(name, **changes):
     if name not in TINY:
         pytest.fail(f"Expected TINY to hold the tiny constructor arguments of {name!r}, a registered model.")
     kwargs = {**TINY[name], **changes}
-    if MODELS[name] is None:  # the registry's mark of a model fitted in closed form (fit_pca), not by fit
+    if MODELS[name].closed_form is not None:  # fitted in closed form (fit_pca), not by fit
         return fit_pca(CLEAN, **kwargs)
-    return MODELS[name](IMAGE_SHAPE, **kwargs)
+    return MODELS[name].model_class(IMAGE_SHAPE, **kwargs)
 
 
 def training_targets(name):
-    """What `tfvae train` would give the model as targets: the clean images when its TrainConfig takes clean
-    targets, else (it learns from noisy images alone) the noisy images themselves, what `make_dataset` yields for
-    `--targets noisy --noise none`."""
-    try:
-        TrainConfig(model=name, targets="clean")
-    except ValueError as error:
-        if "targets noisy" not in str(error):
-            raise
-        TrainConfig(model=name, targets="noisy", noise="none")  # it does take noisy targets
-        return NOISY
-    return CLEAN
+    """What `tfvae train` would give the model as targets: the clean images when it takes clean targets, else (it
+    learns from noisy images alone) the noisy images themselves, what `make_dataset` yields for `--targets noisy
+    --noise none`."""
+    return CLEAN if "clean" in MODELS[name].targets else NOISY
 
 
 def random_state(model):
@@ -96,7 +89,7 @@ class Zoo:
     def trained(self, name):
         """The built model after FIT_STEPS of `fit` on the fixed batch (as built when fitted in closed form)."""
         model = self.built(name)
-        if MODELS[name] is None or name in self.losses:
+        if MODELS[name].closed_form is not None or name in self.losses:
             return model
         targets = training_targets(name)
         state = [variable.numpy() for variable in random_state(model)]
@@ -169,7 +162,7 @@ def test_it_builds_and_compiles_with_its_own_defaults(name, zoo):
 
 @REGISTERED
 def test_a_few_fit_steps_lower_its_loss_on_a_fixed_batch(name, zoo):
-    if MODELS[name] is None:
+    if MODELS[name].closed_form is not None:
         pytest.skip(f"{name} is fitted in closed form (fit_pca), not trained by fit")
     zoo.trained(name)
     before, after = zoo.losses[name]

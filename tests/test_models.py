@@ -51,11 +51,11 @@ def test_the_mlp_defaults_are_the_writeups_784_400_20_network():
 
 
 def test_the_mlp_vae_defaults_to_the_writeups_bernoulli_decoder():
-    assert VAE((28, 28, 1), arch="mlp").likelihood == "bernoulli"
+    assert VAE((28, 28, 1), arch="mlp").objective.likelihood == "bernoulli"
 
 
 def test_convolutional_vaes_default_to_a_gaussian_decoder():
-    assert VAE((28, 28, 1)).likelihood == "gaussian"
+    assert VAE((28, 28, 1)).objective.likelihood == "gaussian"
 
 
 @pytest.mark.parametrize(
@@ -211,7 +211,7 @@ def test_kl_warmup_and_free_bits_change_the_objective_not_the_report():
 
 def draw_epsilon(vae, epsilon):
     """Make `vae`'s sampling layer draw `epsilon`, so that a loss can be computed by hand."""
-    vae.sampling.noise = lambda shape, dtype="float32": tf.constant(epsilon)
+    vae.sampling.eps = lambda shape, dtype="float32": tf.constant(epsilon)
 
 
 def closed_form_kl(z_mean, z_log_var):

@@ -63,7 +63,7 @@ def test_a_noise_model_needs_the_gaussian_likelihood():
 def test_the_noise_model_survives_a_keras_round_trip(tmp_path):
     vae = VAE((16, 16, 1), arch="conv", noise_model="gaussian:auto", seed=0, **SMALL["conv"])
     vae.save(tmp_path / "m.keras")
-    assert load_model(tmp_path / "m.keras").noise_model == "gaussian:auto"
+    assert load_model(tmp_path / "m.keras").objective.noise_model == "gaussian:auto"
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_the_noise_model_survives_a_keras_round_trip(tmp_path):
         ({"targets": "noisy", "noise": "none", "noise_model": "gaussian:0.1", "model": "dncnn"}, "model='dncnn'"),
         ({"targets": "noisy", "noise_model": "gaussian:0.1"}, "Expected --noise none"),
         ({"noise_model": "gaussian:0.1"}, "only for a vae with --targets noisy"),
-        ({"model": "n2v"}, "Expected --targets noisy for n2v"),
+        ({"model": "n2v"}, "Expected --targets noisy for model=.n2v."),
         ({"targets": "noisy", "noise": "none", "noise_model": "gaussian:0"}, "'gaussian:0'"),
         ({"targets": "both"}, "targets='both'"),
     ],

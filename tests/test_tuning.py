@@ -11,6 +11,7 @@ from fakes import TINY, TINY_FIELDS
 
 from tfvae import cli
 from tfvae.models import load_model
+from tfvae.models.registry import MODELS
 from tfvae.models.saving import FINAL_MODEL
 from tfvae.serving import saved_model
 from tfvae.training import TrainConfig, fitting, run, tuning
@@ -43,10 +44,8 @@ def test_a_search_draws_its_plot(search):
 
 def test_the_best_trial_is_retrained_into_an_exportable_run(search, tmp_path):
     trials = json.loads((search / "search" / "best_trials.json").read_text())
-    best = json.loads((search / "best" / "config.json").read_text())
-    assert (best["latent_dim"], best["width"]) == tuple(
-        trials[0]["hyperparameters"][k] for k in ("latent_dim", "width")
-    )
+    best = TrainConfig.from_dict(json.loads((search / "best" / "config.json").read_text()))
+    assert (best.latent_dim, best.width) == tuple(trials[0]["hyperparameters"][k] for k in ("latent_dim", "width"))
     assert saved_model.export_model(load_model(search / "best"), tmp_path / "served", "best", 1).exists()
 
 
@@ -111,6 +110,7 @@ def test_bad_tuner_and_objective(tmp_path):
         tuning.make_tuner(hypermodel, "random", "val_ssim", tmp_path, 2, 0, 1)
 
 
+@pytest.mark.slow
 def test_distributed_search_with_a_chief_and_a_worker(fake_data, tmp_path, spawn):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -130,4 +130,4 @@ def test_distributed_search_with_a_chief_and_a_worker(fake_data, tmp_path, spawn
 def test_the_extra_search_of_a_hierarchical_vae_varies_its_levels_and_beta():
     hypermodel = tuning.DenoisingHyperModel(TrainConfig(model="hvae"), (16, 16, 1), 1, search_extra=True)
     config = hypermodel.trial_config(kt.HyperParameters())
-    assert (config.levels, config.arch, config.beta) == (tuning.EXTRA_LEVELS[0], None, 0.1)
+    assert (config.levels, config.arch, config.beta) == (MODELS["hvae"].search_extra["levels"][0], None, 0.1)

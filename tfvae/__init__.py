@@ -6,7 +6,7 @@
     model = keras.saving.load_model(run_dir / "model.keras")           # import tfvae registers the classes
 
 The package by role: `data` (sources, noise, pipeline), `models` (PCA, Autoencoder, VAE, DnCNN,
-architectures), `training` (config, the one fit path, run folders, tuning, recipes), `evaluation`
+architectures), `training` (config, the one fit path, run folders, tuning), `evaluation`
 (metrics, baselines, density, `tfvae evaluate`), `serving` (SavedModel export, the endpoint
 client, own-image denoising), `io` (the atomic file replace); `cli` is the `tfvae` command.
 A module imports only its own layer and those below it, io < data < models < serving <

@@ -12,7 +12,7 @@
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
     tfvae export runs/cifar10_vae --name cifar10_vae --version 7 --self-ensemble dihedral   # denoise_ensemble: 8 copies
     tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
-    tfvae evaluate saved_models/mnist_vae/8 --dataset mnist --split test --samples 16 --out eval_test
+    tfvae evaluate saved_models/mnist_vae/8 --dataset mnist --split test --posterior-samples 16 --out eval_test
     tfvae denoise saved_models/cifar10_vae/6 photos/ scan.png --out denoised/ [--self-ensemble]   # any size
     tfvae sample saved_models/mnist_vae/8 -n 64 --out samples.png
     tfvae tune --dataset mnist --tuner random --max-trials 8 --epochs 3 --dir tuning/mnist --out runs/mnist_best
@@ -23,6 +23,7 @@ then TFDS. Errors print one line and exit 1; --debug shows the traceback.
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import typing
@@ -94,9 +95,21 @@ def noise_preview(args):
 
 
 def train_config(args):
-    """The TrainConfig named by the flags that `add_dataclass_flags` added."""
+    """The TrainConfig of `--config FILE.json` (a run's config.json, or any part of one) with the
+    flags given on top; without --config, the flags on top of the defaults."""
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{name: value for name, value in vars(args).items() if name in fields})
+    given = {name: value for name, value in vars(args).items() if name in fields}  # only flags given: SUPPRESS
+    if args.config is None:
+        return TrainConfig(**given)
+    try:
+        nested = json.loads(Path(args.config).read_text())
+    except OSError as error:
+        raise FileNotFoundError(f"Cannot read --config {args.config}: {error.strerror}.") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"Expected --config to be a JSON file. Received: {args.config} ({error}).") from None
+    if not isinstance(nested, dict):
+        raise ValueError(f"Expected --config to hold a JSON object. Received: {type(nested).__name__}.")
+    return TrainConfig.from_dict(nested, **given)
 
 
 def train(args):
@@ -126,8 +139,8 @@ def evaluate_model(args):
         specs=args.noise or evaluate.NOISE_GRID,
         seed=args.seed,
         limit=args.limit,
-        samples=args.samples,
-        density_samples=args.density_samples,
+        posterior_samples=args.posterior_samples,
+        iw_samples=args.iw_samples,
         data_dir=args.data_dir,
         force=args.force,
         binarize=args.binarize,
@@ -144,7 +157,7 @@ def denoise(args):
         endpoints,
         force=args.force,
         ensemble=args.self_ensemble,
-        samples=args.samples,
+        posterior_samples=args.posterior_samples,
         write_samples=args.write_samples,
     )
     print(f"wrote {len(written)} images to {args.out}")
@@ -185,8 +198,34 @@ def tune(args):
     )
 
 
+class DeprecatedFlag(argparse.Action):
+    """An old flag name kept for one release: sets the new flag's value and says it was renamed."""
+
+    def __init__(self, option_strings, dest, renamed_to, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.renamed_to = renamed_to
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(
+            f"tfvae: warning: {option_string} is deprecated and goes in the next release; use {self.renamed_to}.",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed_flag(parser, flag, old_flag, help):
+    """An integer `flag` (default 0) that `old_flag`, its deprecated name, also sets."""
+    parser.add_argument(flag, type=int, default=0, help=help)
+    dest = flag.removeprefix("--").replace("-", "_")
+    parser.add_argument(old_flag, type=int, dest=dest, action=DeprecatedFlag, renamed_to=flag, help=argparse.SUPPRESS)
+
+
 def add_dataclass_flags(parser, config_class):
-    """One --flag per dataclass field, with the field's type, default and help (defined once)."""
+    """One --flag per dataclass field, with the field's type, default and help (defined once), and
+    --config. A flag not given stays out of the parsed arguments, so that it does not override --config."""
+    parser.add_argument(
+        "--config", help="a JSON config (a run folder's config.json, or part of one); the flags given override it"
+    )
     for field in dataclasses.fields(config_class):
         kind = typing.get_type_hints(config_class)[field.name]
         kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)  # Optional[X] -> X
@@ -194,9 +233,9 @@ def add_dataclass_flags(parser, config_class):
         # None means "the model's default", which the help text itself names
         help_text = field.metadata["help"] + ("" if field.default is None else f" (default: {field.default})")
         if kind is bool:
-            parser.add_argument(flag, action="store_true", default=field.default, help=help_text)
+            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=help_text)
         else:
-            parser.add_argument(flag, type=kind, default=field.default, help=help_text)
+            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=help_text)
 
 
 def build_parser():
@@ -291,9 +330,11 @@ def build_parser():
         "--noise", action="append", help="a noise spec, repeatable (default: the grid of the README)"
     )
     evaluate_command.add_argument("--limit", type=int, help="score only the first N images")
-    evaluate_command.add_argument("--samples", type=int, default=0, help="posterior samples for the uncertainty figure")
-    evaluate_command.add_argument(
-        "--density-samples", type=int, default=0, help="k of the importance-weighted NLL (VAE; e.g. 1000)"
+    add_renamed_flag(
+        evaluate_command, "--posterior-samples", "--samples", help="posterior draws for the uncertainty figure"
+    )
+    add_renamed_flag(
+        evaluate_command, "--iw-samples", "--density-samples", help="k of the importance-weighted NLL (VAE; e.g. 1000)"
     )
     evaluate_command.add_argument(
         "--binarize", action="store_true", help="score seeded Bernoulli samples of the images (binarized MNIST)"
@@ -319,13 +360,15 @@ def build_parser():
     denoise_command.add_argument(
         "--self-ensemble", action="store_true", help="average the denoised flipped / rotated copies (2 or 8 passes)"
     )
-    denoise_command.add_argument(
+    add_renamed_flag(
+        denoise_command,
+        "--posterior-samples",
         "--samples",
-        type=int,
-        default=0,
         help="VAE: K posterior draws; the output is their mean (MMSE), plus <name>.std.<ext>, their per-pixel std",
     )
-    denoise_command.add_argument("--write-samples", action="store_true", help="with --samples: also write each draw")
+    denoise_command.add_argument(
+        "--write-samples", action="store_true", help="with --posterior-samples: also write each draw"
+    )
     denoise_command.set_defaults(run=denoise)
 
     sample_command = commands.add_parser("sample", help="decode random latents of a VAE into a grid")

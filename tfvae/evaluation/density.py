@@ -18,22 +18,22 @@ from tfvae.models.saving import with_network_dtype
 from tfvae.models.variational import VariationalModel, gaussian_kl, importance_weighted_bound, per_image
 
 
-def stateless_noise(seed):
-    """noise(shape) -> N(0, I) draws; call i is seeded by `seed` folded with i, except the first,
+def stateless_eps(seed):
+    """eps(shape) -> N(0, I) draws; call i is seeded by `seed` folded with i, except the first,
     seeded by `seed` itself (so a one-level VAE, which draws once per chunk, is seeded by `seed`)."""
     calls = iter(range(2**31))
 
-    def noise(shape):
+    def eps(shape):
         call = next(calls)
         call_seed = seed if call == 0 else tf.random.experimental.stateless_fold_in(seed, call)
         return tf.random.stateless_normal(shape, call_seed)
 
-    return noise
+    return eps
 
 
 def log_weights(vae, images, samples, seed):
     """log p(x, z_i) - log q(z_i | x) for `samples` draws per image: shape (samples, N)."""
-    weights = vae.log_importance_weights(images, images, samples, stateless_noise(seed))
+    weights = vae.log_importance_weights(images, images, samples, stateless_eps(seed))
     return weights["log_likelihood"] + weights["log_ratio"]
 
 

@@ -2,7 +2,7 @@
 
 Writes to `out`: evaluation.json, evaluation.md, psnr_vs_sigma.png, denoised.png
 (noisy / denoised / |error| / clean), and when the model has the endpoints: latent_scatter.png,
-interpolation.png, samples.png, uncertainty.png (`samples` > 1: per-pixel std of decoded
+interpolation.png, samples.png, uncertainty.png (`posterior_samples` > 1: per-pixel std of decoded
 posterior samples).
 """
 
@@ -39,8 +39,8 @@ def evaluate(
     specs: tuple = NOISE_GRID,
     seed: int = 0,
     limit: int | None = None,
-    samples: int = 0,
-    density_samples: int = 0,
+    posterior_samples: int = 0,
+    iw_samples: int = 0,
     data_dir: str | None = None,
     force: bool = False,
     binarize: bool = False,
@@ -63,10 +63,11 @@ def evaluate(
             0.1 to 0.5, salt and pepper, Poisson, masking).
         seed: int, fixes the noise and the validation slice. Defaults to `0`.
         limit: int or None, score the first `limit` images only. Defaults to `None` (all).
-        samples: int, with more than 1 (a VAE), also report the spread of that many posterior
-            draws per image (uncertainty.png). Defaults to `0`.
-        density_samples: int, with more than 0 (a Keras VAE), also report the ELBO and the
-            importance-weighted NLL with that many draws, and the latent usage. Defaults to `0`.
+        posterior_samples: int, with more than 1 (a VAE), also report the spread of that many
+            posterior draws per image (uncertainty.png). Defaults to `0`.
+        iw_samples: int, with more than 0 (a Keras VAE), also report the ELBO and the
+            importance-weighted NLL with that many draws (its k), and the latent usage. Defaults
+            to `0`.
         data_dir: str or None, a folder searched first for the dataset. Defaults to `None`.
         force: bool, overwrite an earlier evaluation in `out`. Defaults to `False`.
         binarize: bool, replace each clean image by one seeded Bernoulli sample of its pixels
@@ -135,12 +136,12 @@ def evaluate(
         "baseline_settings": settings,
         "denoising": compare(methods, clean, specs, seed, slow_rows(methods)),
     }
-    if density_samples and endpoints.is_density_model:
-        results["density"] = density.density_scores(endpoints.model, clean, samples=density_samples, seed=seed)
+    if iw_samples and endpoints.is_density_model:
+        results["density"] = density.density_scores(endpoints.model, clean, samples=iw_samples, seed=seed)
         results["latent_usage"] = density.latent_usage(endpoints.model, clean)
     out.mkdir(parents=True, exist_ok=True)
-    if endpoints.can_sample and samples > 1:
-        results["uncertainty"] = uncertainty_report(endpoints, clean[:256], seed, samples, out)
+    if endpoints.can_sample and posterior_samples > 1:
+        results["uncertainty"] = uncertainty_report(endpoints, clean[:256], seed, posterior_samples, out)
     (out / "evaluation.json").write_text(json.dumps(results, indent=2))
     (out / "evaluation.md").write_text(summary(results, specs))
     draw_figures(endpoints, results, clean, labels, out, seed)

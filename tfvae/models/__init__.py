@@ -11,6 +11,7 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.blind_spot import Noise2Void
 from tfvae.models.dncnn import DnCNN
 from tfvae.models.hierarchical import HierarchicalVAE
+from tfvae.models.objective import Objective
 from tfvae.models.pca import PCA, fit_pca
 from tfvae.models.sampling import Sampling
 from tfvae.models.saving import load_model, with_config, with_network_dtype
@@ -23,6 +24,7 @@ __all__ = [
     "DnCNN",
     "HierarchicalVAE",
     "Noise2Void",
+    "Objective",
     "Sampling",
     "VAE",
     "fit_pca",

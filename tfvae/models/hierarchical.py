@@ -33,6 +33,7 @@ from keras import layers
 from tfvae.data.images import check_image_batch
 from tfvae.models.architectures.base import IMAGE_CHANNELS
 from tfvae.models.arguments import check_count
+from tfvae.models.objective import Objective
 from tfvae.models.precision import global_dtype_policy
 from tfvae.models.variational import VariationalModel, gaussian_kl, gaussian_log_density, per_image
 
@@ -48,10 +49,10 @@ def _split(parameters):
     return mean, LOG_VAR_BOUND * tf.tanh(log_var / LOG_VAR_BOUND)
 
 
-def _draw(parameters, noise):
-    """z = mean + exp(log_var / 2) * eps for the (mean, log_var) pair, eps = noise(shape)."""
+def _draw(parameters, eps):
+    """z = mean + exp(log_var / 2) * eps(shape) for the (mean, log_var) pair."""
     mean, log_var = parameters
-    return mean + tf.exp(0.5 * log_var) * noise(tf.shape(mean))
+    return mean + tf.exp(0.5 * log_var) * eps(tf.shape(mean))
 
 
 def level_kl(level):
@@ -79,20 +80,10 @@ class HierarchicalVAE(VariationalModel):
         latent_dim: int, latent channels per level. Defaults to `8`.
         residual_blocks: int >= 0, residual cells (two 3x3 convolutions plus the identity, the
             second starting at zero) per level in each path, and at the output. Defaults to `1`.
-        likelihood: str, the decoder likelihood, as `VAE`'s. Defaults to `"gaussian"`.
-        sigma_x: float > 0, the Gaussian decoder's standard deviation. Defaults to `0.05`.
-        beta: float >= 0, the weight of the KL term. Defaults to `1.0`.
-        kl_warmup_steps: int >= 0, beta ramps up linearly from 0 over this many training steps.
-            Defaults to `0`.
-        free_bits: float >= 0, nats per latent dimension, applied per level: a level whose KL
-            (batch mean) is below `free_bits` times its dimensions is not penalised. Defaults to
-            `0.0`.
-        iw_samples: int >= 1, posterior draws per image in the loss (1: the ELBO; more: the
-            importance-weighted bound, as `VAE`'s). Defaults to `1`.
-        noise_model: str or None, train on noisy images alone under this noise model, as
-            `VAE`'s. Defaults to `None`.
-        mmse_samples: int >= 0, posterior draws the denoiser averages; 0 decodes the posterior
-            means once. Defaults to `0`.
+        objective: `Objective` or None, as `VAE`'s (the default likelihood is `"gaussian"`;
+            free bits apply per level: a level whose KL, batch mean, is below `free_bits` times
+            its dimensions is not penalised). Defaults to `None`: an `Objective` of the keyword
+            arguments that are its fields.
         seed: int or None, seeds the sampling layer. Defaults to `None`.
         network_dtype: str, the Keras dtype policy of the layers, `"float32"` or
             `"mixed_bfloat16"`. Defaults to `"float32"`.
@@ -100,7 +91,7 @@ class HierarchicalVAE(VariationalModel):
     Raises:
         ValueError: if `image_shape` is not `(H, W, C)` with C in (1, 3), a count is not an
             integer of its minimum, or a setting of the objective is invalid (see
-            `init_objective`).
+            `Objective`).
 
     Examples:
         >>> import numpy as np
@@ -122,18 +113,12 @@ class HierarchicalVAE(VariationalModel):
         width: int = 64,
         latent_dim: int = 8,
         residual_blocks: int = 1,
-        likelihood: str = "gaussian",
-        sigma_x: float = 0.05,
-        beta: float = 1.0,
-        kl_warmup_steps: int = 0,
-        free_bits: float = 0.0,
-        iw_samples: int = 1,
-        noise_model: str | None = None,
-        mmse_samples: int = 0,
+        objective: Objective | None = None,
         seed: int | None = None,
         network_dtype: str = "float32",
         **kwargs,
     ):
+        objective, kwargs = Objective.take(objective, kwargs)
         super().__init__(**{"dtype": "float32", **kwargs})
         image_shape = tuple(image_shape)
         if len(image_shape) != 3 or image_shape[2] not in IMAGE_CHANNELS:
@@ -179,9 +164,7 @@ class HierarchicalVAE(VariationalModel):
             self.output_cells = cells("output")
             self.output_conv = conv(image_shape[2], name="output")
 
-        self.init_objective(
-            likelihood, sigma_x, beta, kl_warmup_steps, free_bits, iw_samples, noise_model, mmse_samples, seed
-        )
+        self.init_objective(objective.resolved("gaussian"), seed)
         self.level_kl_trackers = [keras.metrics.Mean(name=f"kl_level{i + 1}") for i in range(levels)]
         self.build((None, *image_shape))
 
@@ -558,18 +541,18 @@ class HierarchicalVAE(VariationalModel):
         """
 
         def draw(i, posterior, prior):
-            return _draw(posterior, self.sampling.noise)
+            return _draw(posterior, self.sampling.eps)
 
         output, levels = self.top_down(draw, tf.shape(noisy)[1:3], self.bottom_up(noisy, training), training=training)
         kl_levels = [tf.reduce_mean(level_kl(level)) for level in levels]
         reconstruction = tf.reduce_mean(self.negative_log_likelihood(targets, output))
         kl = tf.add_n(kl_levels)
-        loss = reconstruction + self.beta * kl
+        loss = reconstruction + self.objective.beta * kl
         if training:
             penalty = kl
-            if self.free_bits:
+            if self.objective.free_bits:
                 dims = [tf.cast(tf.reduce_prod(tf.shape(level["z"])[1:]), tf.float32) for level in levels]
-                penalty = tf.add_n([tf.maximum(k, self.free_bits * d) for k, d in zip(kl_levels, dims)])
+                penalty = tf.add_n([tf.maximum(k, self.objective.free_bits * d) for k, d in zip(kl_levels, dims)])
             loss = reconstruction + self.kl_weight() * penalty
         return {
             "loss": loss,
@@ -580,7 +563,7 @@ class HierarchicalVAE(VariationalModel):
         }
 
     def log_importance_weights(
-        self, noisy: tf.Tensor, targets: tf.Tensor, samples: int, noise: Callable, training: bool = False
+        self, noisy: tf.Tensor, targets: tf.Tensor, samples: int, eps: Callable, training: bool = False
     ) -> dict:
         """The terms of the importance-weighted bound over `samples` posterior draws per image.
 
@@ -590,7 +573,7 @@ class HierarchicalVAE(VariationalModel):
             noisy: float32 tensor of shape `(N, H, W, C)`, the input of the bottom-up path.
             targets: float32 tensor of the same shape, the images scored.
             samples: int, draws per image.
-            noise: callable, `noise(shape)` returns standard normal draws of that shape.
+            eps: callable, `eps(shape)` returns standard normal draws of that shape.
             training: bool, whether the layers run in training mode. Defaults to `False`.
 
         Returns:
@@ -604,7 +587,7 @@ class HierarchicalVAE(VariationalModel):
             >>> from tfvae.models import HierarchicalVAE
             >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
             >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
-            >>> weights = hvae.log_importance_weights(images, images, samples=3, noise=tf.random.normal)
+            >>> weights = hvae.log_importance_weights(images, images, samples=3, eps=tf.random.normal)
             >>> tuple(weights["log_ratio"].shape), len(weights["kl_levels"])
             ((3, 2), 2)
         """
@@ -612,7 +595,7 @@ class HierarchicalVAE(VariationalModel):
         log_ratio = []
 
         def draw(i, posterior, prior):
-            z = _draw(posterior, noise)
+            z = _draw(posterior, eps)
             ratio = gaussian_log_density(z, *prior) - gaussian_log_density(z, *posterior)
             log_ratio.append(tf.reduce_sum(per_image(ratio), axis=1))
             return z

@@ -48,9 +48,9 @@ class Sampling(keras.layers.Layer):
             )
         if not training:
             return z_mean
-        return z_mean + tf.exp(0.5 * z_log_var) * self.noise(tf.shape(z_mean), z_mean.dtype)
+        return z_mean + tf.exp(0.5 * z_log_var) * self.eps(tf.shape(z_mean), z_mean.dtype)
 
-    def noise(self, shape: tuple | tf.Tensor, dtype: str = "float32") -> tf.Tensor:
+    def eps(self, shape: tuple | tf.Tensor, dtype: str = "float32") -> tf.Tensor:
         """Draws the next eps ~ N(0, I) from the layer's seeded stream.
 
         Each call advances the stream; under a tf.distribute strategy each replica draws its own.
@@ -65,7 +65,7 @@ class Sampling(keras.layers.Layer):
         Examples:
             >>> from tfvae.models import Sampling
             >>> sampling = Sampling(seed=0)
-            >>> first, second = sampling.noise((2, 3)), sampling.noise((2, 3))
+            >>> first, second = sampling.eps((2, 3)), sampling.eps((2, 3))
             >>> tuple(first.shape), bool((first.numpy() != second.numpy()).any())
             ((2, 3), True)
         """

@@ -61,7 +61,7 @@ def with_config(model: keras.Model, **changes: object) -> keras.Model:
         >>> from tfvae.models import VAE, with_config
         >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
         >>> averaging = with_config(vae, mmse_samples=4)
-        >>> averaging.mmse_samples, len(averaging.weights) == len(vae.weights)
+        >>> averaging.objective.mmse_samples, len(averaging.weights) == len(vae.weights)
         (4, True)
         >>> with_config(vae, mmse_samples=0) is vae  # already so: the model itself
         True

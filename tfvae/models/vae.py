@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from tfvae.models.encoder_decoder import EncoderDecoder
+from tfvae.models.objective import Objective
 from tfvae.models.variational import VariationalModel, gaussian_kl, per_image
 
 
@@ -35,28 +36,10 @@ class VAE(VariationalModel, EncoderDecoder):
             `"mlp"` (the original 784-400-20 MLP VAE), `"conv"` (a global latent vector) or
             `"conv-fullres"` (a full-resolution latent map). Defaults to `None`:
             `"conv-spatial"`.
-        likelihood: str or None, the decoder likelihood: `"bernoulli"`, `"gaussian"` (fixed
-            sigma_x), `"gaussian-learned"` or `"discretized-gaussian"` (8-bit bins, learned
-            sigma_x). Defaults to `None`: the architecture's, `"bernoulli"` for `mlp` (the
-            original VAE's binary cross-entropy), `"gaussian"` otherwise.
-        sigma_x: float > 0, the Gaussian decoder's standard deviation (its initial value when
-            learned). Defaults to `0.05`.
-        beta: float >= 0, the weight of the KL term. Defaults to `1.0`.
-        kl_warmup_steps: int >= 0, beta ramps up linearly from 0 over this many training steps.
-            Defaults to `0`.
-        free_bits: float >= 0, nats per latent dimension (batch average) below which the KL is
-            not penalised. Defaults to `0.0`.
-        iw_samples: int >= 1, posterior draws per image in the loss: 1 is the ELBO with the
-            analytic KL; k > 1 the importance-weighted bound log (1/k) sum_i p(x, z_i) / q(z_i | x)
-            (IWAE, Burda et al. 2016), tighter, with beta 1 and no KL warm-up or free bits.
-            Defaults to `1`.
-        noise_model: str or None, train on noisy images alone: the decoder outputs the clean
-            signal and the reconstruction term is -log p(noisy input | signal) under this noise
-            model (`"gaussian:0.2"`, or `"gaussian:auto"` to estimate sigma per image); needs the
-            gaussian likelihood, and sigma_x is unused. Defaults to `None`: the likelihood of the
-            clean target.
-        mmse_samples: int >= 0, posterior draws the denoiser averages (the MMSE estimate); 0
-            decodes the posterior mean once. Defaults to `0`.
+        objective: `Objective` or None, what the model minimises and how it denoises. Defaults
+            to `None`: an `Objective` of the keyword arguments that are its fields
+            (`likelihood`, `sigma_x`, `beta`, `kl_warmup_steps`, `free_bits`, `iw_samples`,
+            `noise_model`, `mmse_samples`), the others at their defaults.
         seed: int or None, seeds the sampling layer. Defaults to `None`.
 
     Keyword Args:
@@ -77,7 +60,7 @@ class VAE(VariationalModel, EncoderDecoder):
     Raises:
         ValueError: if `arch` or `likelihood` is unknown, a hyperparameter or setting is out of
             range or not the architecture's, `image_shape` does not fit the architecture, or the
-            settings conflict (see `init_objective`).
+            settings conflict (see `Objective`).
 
     Examples:
         >>> import numpy as np
@@ -98,24 +81,14 @@ class VAE(VariationalModel, EncoderDecoder):
         self,
         image_shape: tuple,
         arch: str | None = None,
-        likelihood: str | None = None,
-        sigma_x: float = 0.05,
-        beta: float = 1.0,
-        kl_warmup_steps: int = 0,
-        free_bits: float = 0.0,
-        iw_samples: int = 1,
-        noise_model: str | None = None,
-        mmse_samples: int = 0,
+        objective: Objective | None = None,
         seed: int | None = None,
         **kwargs,
     ):
+        objective, kwargs = Objective.take(objective, kwargs)
         # === Layers: encoder and decoder (EncoderDecoder), sampling ===
         super().__init__(image_shape, arch, heads=("z_mean", "z_log_var"), **kwargs)
-        likelihood = likelihood or self.architecture.vae_likelihood
-
-        self.init_objective(
-            likelihood, sigma_x, beta, kl_warmup_steps, free_bits, iw_samples, noise_model, mmse_samples, seed
-        )
+        self.init_objective(objective.resolved(self.architecture.vae_likelihood), seed)
         self.build((None, *self.image_shape))
 
     # === Inference ===
@@ -278,16 +251,16 @@ class VAE(VariationalModel, EncoderDecoder):
         kl = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=1))
         output = self.decoder_output(self.sampling([z_mean, z_log_var], training=True), training=training)
         reconstruction = tf.reduce_mean(self.negative_log_likelihood(targets, output))
-        loss = reconstruction + self.beta * kl
+        loss = reconstruction + self.objective.beta * kl
         if training:
             penalty = kl
-            if self.free_bits:
-                penalty = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dim, axis=0), self.free_bits))
+            if self.objective.free_bits:
+                penalty = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dim, axis=0), self.objective.free_bits))
             loss = reconstruction + self.kl_weight() * penalty
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl, "reconstructed": self.likelihood_mean(output)}
 
     def log_importance_weights(
-        self, noisy: tf.Tensor, targets: tf.Tensor, samples: int, noise: Callable, training: bool = False
+        self, noisy: tf.Tensor, targets: tf.Tensor, samples: int, eps: Callable, training: bool = False
     ) -> dict:
         """The terms of the importance-weighted bound over `samples` posterior draws per image.
 
@@ -295,7 +268,7 @@ class VAE(VariationalModel, EncoderDecoder):
             noisy: float32 tensor of shape `(N, H, W, C)`, the encoder's input.
             targets: float32 tensor of the same shape, the images scored.
             samples: int, draws per image.
-            noise: callable, `noise(shape)` returns standard normal draws of that shape.
+            eps: callable, `eps(shape)` returns standard normal draws of that shape.
             training: bool, whether the networks run in training mode. Defaults to `False`.
 
         Returns:
@@ -309,12 +282,12 @@ class VAE(VariationalModel, EncoderDecoder):
             >>> from tfvae.models import VAE
             >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
             >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
-            >>> weights = vae.log_importance_weights(images, images, samples=3, noise=tf.random.normal)
+            >>> weights = vae.log_importance_weights(images, images, samples=3, eps=tf.random.normal)
             >>> tuple(weights["log_likelihood"].shape), tuple(weights["log_ratio"].shape)
             ((3, 2), (3, 2))
         """
         z_mean, z_log_var = self.encode(noisy, training=training)
-        epsilon = noise(tf.concat([[samples], tf.shape(z_mean)], 0))
+        epsilon = eps(tf.concat([[samples], tf.shape(z_mean)], 0))
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
         output = self.decoder_output(tf.reshape(z, (-1, *self.latent_shape)), training=training)
         repeated = tf.reshape(tf.broadcast_to(targets, tf.concat([[samples], tf.shape(targets)], 0)), tf.shape(output))

@@ -2,17 +2,18 @@
 posterior draws a VAE is for (diverse reconstructions, their mean, their spread).
 
 A subclass (the one-level `VAE`, the `HierarchicalVAE`) builds its networks, calls
-`init_objective(...)` and defines how it encodes and decodes:
+`init_objective(objective, seed)` and defines how it encodes and decodes:
     posterior_state(images)              what the draws share (computed once per batch)
     posterior_draw(state, seed, index)   one decoded draw from q(z | images), seeded
     denoise_once(images, training)       the posterior mean decoded (the deterministic denoiser)
     elbo_terms / importance_weighted_terms(noisy, targets, training)
-    log_importance_weights(noisy, targets, samples, noise, training)
+    log_importance_weights(noisy, targets, samples, eps, training)
         -> {"log_likelihood", "log_ratio": log p(z) - log q(z | x), each (samples, N),
             "kl_levels": the analytic KL per image of each level (of the first draws),
             "first_output": the decoder's output of the first draws}
 """
 
+import dataclasses
 import math
 
 import keras
@@ -21,6 +22,7 @@ import tensorflow as tf
 from tfvae.models.likelihoods import LIKELIHOODS
 from tfvae.models.metrics import psnr
 from tfvae.models.noise_models import parse_noise_model
+from tfvae.models.objective import Objective
 from tfvae.models.sampling import Sampling
 from tfvae.models.training_defaults import TrainingDefaults
 
@@ -48,18 +50,11 @@ def per_image(tensor):
     return tf.reshape(tensor, [tf.shape(tensor)[0], -1])
 
 
-def _check_non_negative(name, value):
-    if not value >= 0:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a number >= 0. Received: {name}={value!r}."
-        )
-
-
 class VariationalModel(TrainingDefaults, keras.Model):
     """Base of the VAEs: a likelihood, a KL term, optional noise model, trained with plain `fit`.
 
     Data are `(noisy, clean)` pairs, or images alone (then the target is the input).
-    The arguments of `init_objective` are documented on `VAE`.
+    Its settings are an `Objective`.
     """
 
     has_latent = True
@@ -67,89 +62,30 @@ class VariationalModel(TrainingDefaults, keras.Model):
     is_density_model = True
     density_chunk = 100  # posterior draws per image in one call of the density evaluation (memory)
 
-    def init_objective(
-        self,
-        likelihood: str,
-        sigma_x: float,
-        beta: float,
-        kl_warmup_steps: int,
-        free_bits: float,
-        iw_samples: int,
-        noise_model: str | None,
-        mmse_samples: int,
-        seed: int | None,
-    ) -> None:
-        """Checks and keeps the objective's settings; creates the sampling layer, sigma_x and the trackers.
+    def init_objective(self, objective: Objective, seed: int | None) -> None:
+        """Keeps the objective; creates the sampling layer, sigma_x and the trackers.
 
         A subclass calls it from its constructor, after creating its layers and before `build`.
-        `VAE` documents each setting.
 
         Args:
-            likelihood: str, a decoder likelihood: `"bernoulli"`, `"gaussian"`,
-                `"gaussian-learned"` or `"discretized-gaussian"`.
-            sigma_x: float > 0, the Gaussian decoder's standard deviation (initial when learned).
-            beta: float >= 0, the weight of the KL term.
-            kl_warmup_steps: int >= 0, steps over which beta ramps up from 0.
-            free_bits: float >= 0, nats per latent dimension the KL is not penalised below.
-            iw_samples: int >= 1, posterior draws per image in the loss (1: the ELBO).
-            noise_model: str or None, the noise model of training on noisy images alone.
-            mmse_samples: int >= 0, posterior draws the denoiser averages (0: one decode).
+            objective: `Objective`, its likelihood resolved (not None).
             seed: int or None, seeds the sampling layer.
-
-        Raises:
-            ValueError: if a setting is out of range, `iw_samples > 1` comes with beta != 1, a KL
-                warm-up or free bits, or a noise model comes with a likelihood other than
-                gaussian.
 
         Examples:
             >>> from tfvae.models import VAE
-            >>> VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, iw_samples=4, beta=0.5)
-            Traceback (most recent call last):
-            ...
-            ValueError: Expected beta=1, kl_warmup_steps=0 and free_bits=0 with iw_samples > 1 ...
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, beta=0.5)  # calls it
+            >>> vae.objective.beta, vae.objective.likelihood  # the architecture's likelihood filled in
+            (0.5, 'gaussian')
         """
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"Expected likelihood in {sorted(LIKELIHOODS)}. Received: likelihood={likelihood!r}.")
-        if not sigma_x > 0:
-            raise ValueError(
-                f"Invalid value received for argument `sigma_x`. Expected a number > 0. Received: sigma_x={sigma_x!r}."
-            )
-        _check_non_negative("beta", beta)
-        _check_non_negative("kl_warmup_steps", kl_warmup_steps)
-        _check_non_negative("free_bits", free_bits)
-        if not isinstance(iw_samples, int) or iw_samples < 1:
-            raise ValueError(f"Expected iw_samples to be an integer >= 1. Received: iw_samples={iw_samples!r}.")
-        if iw_samples > 1 and (beta != 1 or kl_warmup_steps or free_bits):
-            raise ValueError(
-                "Expected beta=1, kl_warmup_steps=0 and free_bits=0 with iw_samples > 1 (the importance-weighted "
-                f"bound has no separate KL term). Received: beta={beta!r}, kl_warmup_steps={kl_warmup_steps!r}, "
-                f"free_bits={free_bits!r}."
-            )
-        if noise_model is not None and likelihood != "gaussian":
-            raise ValueError(
-                "Expected the gaussian likelihood with a noise model (the decoder outputs the signal itself). "
-                f"Received: likelihood={likelihood!r}, noise_model={noise_model!r}."
-            )
-        if not isinstance(mmse_samples, int) or mmse_samples < 0:
-            raise ValueError(
-                f"Expected mmse_samples to be an integer >= 0 (0: one decode). Received: mmse_samples={mmse_samples!r}."
-            )
-        self.mmse_samples = mmse_samples
-        self.noise = None if noise_model is None else parse_noise_model(noise_model)
-        self.noise_model = None if noise_model is None else self.noise.spec
-        self.likelihood = likelihood
-        self.sigma_x = sigma_x
-        self.beta = beta
-        self.kl_warmup_steps = kl_warmup_steps
-        self.free_bits = free_bits
-        self.iw_samples = iw_samples
+        self.objective = objective
+        self.noise_distribution = None if objective.noise_model is None else parse_noise_model(objective.noise_model)
         self.seed = seed
 
         self.sampling = Sampling(seed=seed, name="sampling")
         self.log_sigma_x = self.add_weight(
             shape=(),
-            initializer=keras.initializers.Constant(math.log(sigma_x)),
-            trainable=LIKELIHOODS[likelihood].learned_sigma,
+            initializer=keras.initializers.Constant(math.log(objective.sigma_x)),
+            trainable=LIKELIHOODS[objective.likelihood].learned_sigma,
             name="log_sigma_x",
         )
         # One tracker per loss term; Keras resets exactly these each epoch.
@@ -166,14 +102,14 @@ class VariationalModel(TrainingDefaults, keras.Model):
     def set_weights(self, weights):
         """Keras' set_weights, but a fixed sigma_x stays this model's setting (only a learned one is copied)."""
         super().set_weights(weights)
-        if not LIKELIHOODS[self.likelihood].learned_sigma:
-            self.log_sigma_x.assign(math.log(self.sigma_x))
+        if not LIKELIHOODS[self.objective.likelihood].learned_sigma:
+            self.log_sigma_x.assign(math.log(self.objective.sigma_x))
 
     # === Inference ===
     def call(self, images, training=False):
         """The denoised images: the posterior mean decoded once, or the MMSE estimate over `mmse_samples` draws."""
-        if self.mmse_samples and not training:
-            return self.posterior_moments(images, self.mmse_samples)[0]
+        if self.objective.mmse_samples and not training:
+            return self.posterior_moments(images, self.objective.mmse_samples)[0]
         return self.denoise_once(images, training=training)
 
     def likelihood_mean(self, output: tf.Tensor) -> tf.Tensor:
@@ -194,7 +130,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> float(vae.likelihood_mean(np.zeros((1, 8, 8, 1), "float32"))[0, 0, 0, 0])
             0.5
         """
-        return LIKELIHOODS[self.likelihood].mean(output)
+        return LIKELIHOODS[self.objective.likelihood].mean(output)
 
     def posterior_samples(self, images: tf.Tensor, samples: int, seed: int = 0) -> tf.Tensor:
         """Decodes draws z ~ q(z | images): plausible clean versions of each image.
@@ -282,9 +218,9 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> [round(float(nll), 2) for nll in vae.negative_log_likelihood(zeros, zeros)]
             [58.81, 58.81]
         """
-        if self.noise is not None:
-            return self.noise.nll(targets, output)
-        return LIKELIHOODS[self.likelihood].nll(targets, output, self.log_sigma_x)
+        if self.noise_distribution is not None:
+            return self.noise_distribution.nll(targets, output)
+        return LIKELIHOODS[self.objective.likelihood].nll(targets, output, self.log_sigma_x)
 
     def kl_weight(self) -> float | tf.Tensor:
         """The weight of the KL term at the current training step.
@@ -302,10 +238,10 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> round(float(warming.kl_weight()), 3)  # the first of 10 steps
             0.1
         """
-        if not self.kl_warmup_steps:
-            return self.beta
-        progress = tf.cast(self.optimizer.iterations + 1, tf.float32) / self.kl_warmup_steps
-        return self.beta * tf.minimum(1.0, progress)
+        if not self.objective.kl_warmup_steps:
+            return self.objective.beta
+        progress = tf.cast(self.optimizer.iterations + 1, tf.float32) / self.objective.kl_warmup_steps
+        return self.objective.beta * tf.minimum(1.0, progress)
 
     def importance_weighted_terms(self, noisy: tf.Tensor, targets: tf.Tensor, training: bool) -> dict:
         """The loss terms of the importance-weighted bound over `iw_samples` draws, as batch means.
@@ -328,7 +264,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> sorted(vae.importance_weighted_terms(images, images, training=False))
             ['kl', 'kl_levels', 'loss', 'reconstructed', 'reconstruction']
         """
-        weights = self.log_importance_weights(noisy, targets, self.iw_samples, self.sampling.noise, training)
+        weights = self.log_importance_weights(noisy, targets, self.objective.iw_samples, self.sampling.eps, training)
         return {
             "loss": -tf.reduce_mean(importance_weighted_bound(weights["log_likelihood"] + weights["log_ratio"])),
             "reconstruction": -tf.reduce_mean(weights["log_likelihood"]),
@@ -357,7 +293,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> sorted(vae.loss_terms(images, images, training=False))
             ['kl', 'loss', 'reconstructed', 'reconstruction']
         """
-        terms = self.importance_weighted_terms if self.iw_samples > 1 else self.elbo_terms
+        terms = self.importance_weighted_terms if self.objective.iw_samples > 1 else self.elbo_terms
         return terms(noisy, targets, training)
 
     def targets(self, noisy: tf.Tensor, clean: tf.Tensor | None) -> tf.Tensor:
@@ -381,7 +317,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> blind.targets(noisy, clean) is noisy
             True
         """
-        return noisy if self.noise is not None or clean is None else clean
+        return noisy if self.noise_distribution is not None or clean is None else clean
 
     def train_step(self, data):
         """One optimizer step on a `(noisy, clean)` batch (or images alone); returns the logs."""
@@ -430,10 +366,10 @@ class VariationalModel(TrainingDefaults, keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def objective_config(self) -> dict:
-        """The settings of the objective, for `get_config`.
+        """The objective's settings and the seed, for `get_config`.
 
         Returns:
-            A dict of the `init_objective` arguments by name.
+            A dict of the `Objective` fields and `seed` by name.
 
         Examples:
             >>> from tfvae.models import VAE
@@ -441,14 +377,4 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> config["likelihood"], config["beta"], config["iw_samples"]
             ('gaussian', 1.0, 1)
         """
-        return {
-            "likelihood": self.likelihood,
-            "sigma_x": self.sigma_x,
-            "beta": self.beta,
-            "kl_warmup_steps": self.kl_warmup_steps,
-            "free_bits": self.free_bits,
-            "iw_samples": self.iw_samples,
-            "noise_model": self.noise_model,
-            "mmse_samples": self.mmse_samples,
-            "seed": self.seed,
-        }
+        return {**dataclasses.asdict(self.objective), "seed": self.seed}

@@ -8,7 +8,7 @@ What comes in goes out: the same size, channels and bit depth, under the same na
   to three channels and averaged back; RGB into a grey model is denoised channel by channel.
 - Any size: whole images through a fully convolutional model, overlapping blended tiles otherwise
   (`tfvae.serving.inference`).
-- A VAE can also sample: `--samples K` writes the mean of K posterior draws (the MMSE estimate)
+- A VAE can also sample: `--posterior-samples K` writes the mean of K posterior draws (the MMSE estimate)
   and their per-pixel std (`<name>.std.png`: how sure the model is), `--write-samples` each draw
   (`<name>.sample<k>.png`), all in the input's mode and depth.
 Files are processed one at a time (memory bounded by the largest image), with a progress line
@@ -149,7 +149,7 @@ def denoise_files(
     endpoints: "Endpoints",
     force: bool = False,
     ensemble: bool = False,
-    samples: int = 0,
+    posterior_samples: int = 0,
     write_samples: bool = False,
     progress: bool = True,
 ) -> list:
@@ -166,9 +166,10 @@ def denoise_files(
         endpoints: `Endpoints`, the model (see `load_endpoints`).
         force: bool, overwrite existing outputs. Defaults to `False`.
         ensemble: bool, use the model's self-ensemble. Defaults to `False`.
-        samples: int, with K > 0 (a VAE) the output is the mean of K posterior draws (the MMSE
-            estimate), and their per-pixel std is written as `<name>.std.<ext>`. Defaults to `0`.
-        write_samples: bool, with `samples`, also write each draw as `<name>.sample<k>.<ext>`.
+        posterior_samples: int, with K > 0 (a VAE) the output is the mean of K posterior draws
+            (the MMSE estimate), and their per-pixel std is written as `<name>.std.<ext>`.
+            Defaults to `0`.
+        write_samples: bool, with `posterior_samples`, also write each draw as `<name>.sample<k>.<ext>`.
             Defaults to `False`.
         progress: bool, print a line per image on stderr. Defaults to `True`.
 
@@ -176,8 +177,8 @@ def denoise_files(
         The list of paths written.
 
     Raises:
-        ValueError: if the options conflict (`samples` with `ensemble`, `write_samples`
-            without `samples`, sampling or an ensemble the model lacks), two inputs share a
+        ValueError: if the options conflict (`posterior_samples` with `ensemble`,
+            `write_samples` without `posterior_samples`, sampling or an ensemble the model lacks), two inputs share a
             name, or some files failed (all named).
         FileNotFoundError: if an input does not exist, or the inputs hold no image.
         FileExistsError: if an output would overwrite its input, or exists without `force`.
@@ -200,20 +201,25 @@ def denoise_files(
         >>> tuple(tf.io.decode_png(written[0].read_bytes()).shape)  # RGB through a grey model
         (12, 10, 3)
     """
-    if not isinstance(samples, int) or samples < 0:
-        raise ValueError(f"Expected samples to be an integer >= 1 (0: one denoised image). Received: {samples!r}.")
-    if samples and endpoints.sample_posterior is None:
+    if not isinstance(posterior_samples, int) or posterior_samples < 0:
+        raise ValueError(
+            "Expected posterior_samples to be an integer >= 1 (0: one denoised image). "
+            f"Received: {posterior_samples!r}."
+        )
+    if posterior_samples and endpoints.sample_posterior is None:
         raise ValueError(
             "Expected a model with a posterior to sample (a VAE with the sample_posterior signature). "
             f"Received: a {endpoints.model_class} without it"
             + ("; export it again with `tfvae export` to add the signature." if endpoints.can_sample else ".")
         )
-    if samples and ensemble:
-        raise ValueError("Expected --samples or --self-ensemble, not both (the draws are not averaged over turns).")
-    if write_samples and not samples:
-        raise ValueError("Expected --samples K with --write-samples (the number of draws to write).")
+    if posterior_samples and ensemble:
+        raise ValueError(
+            "Expected --posterior-samples or --self-ensemble, not both (the draws are not averaged over turns)."
+        )
+    if write_samples and not posterior_samples:
+        raise ValueError("Expected --posterior-samples K with --write-samples (the number of draws to write).")
     files = list_images(inputs)
-    tags = output_tags(samples, write_samples)
+    tags = output_tags(posterior_samples, write_samples)
     targets = [[output_path(f, out_dir, tag) for tag in tags] for f in files]
     for source, outputs in zip(files, targets):
         for target in outputs:
@@ -226,8 +232,8 @@ def denoise_files(
         raise ValueError("Two inputs share a file name; denoise them into separate --out folders.")
     if ensemble and endpoints.denoise_ensemble is None:
         raise ValueError(f"Expected a model with a self-ensemble. Received: a {endpoints.model_class} without one.")
-    if samples:
-        denoise = posterior_stack(endpoints.sample_posterior, samples, write_samples)
+    if posterior_samples:
+        denoise = posterior_stack(endpoints.sample_posterior, posterior_samples, write_samples)
     else:
         denoise = endpoints.denoise_ensemble if ensemble else endpoints.denoise
     Path(out_dir).mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import keras
 
 from tfvae.io import replace_atomically
 
+FOLDER = "checkpoints"  # in the run folder, until model.keras supersedes it
 _NAME = re.compile(r"epoch-(\d+)\.weights\.h5")
 
 

@@ -1,5 +1,10 @@
-"""`TrainConfig`: everything that defines a training run. The `tfvae train` flags map one-to-one
-onto its fields; recipes (`tfvae.training.recipes`) are instances of it."""
+"""`TrainConfig`: everything that defines a training run, as data.
+
+The `tfvae train` flags map one-to-one onto its fields; its JSON form (the run folder's
+config.json, `tfvae train --config FILE.json`) is nested by role: `data`, `model`, `objective`,
+`optimizer` and `run`. What a model takes and can do is read from the registry
+(`tfvae.models.registry`), so this module names no model.
+"""
 
 import dataclasses
 import math
@@ -8,82 +13,80 @@ import keras
 
 from tfvae.data import sources
 from tfvae.data.noise import parse_noise
-from tfvae.models import VAE, Autoencoder, DnCNN, HierarchicalVAE, Noise2Void, architectures
 from tfvae.models.noise_models import parse_noise_model
+from tfvae.models.objective import Objective
 from tfvae.models.precision import DTYPE_POLICIES
+from tfvae.models.registry import HYPERPARAMETER_HELP, HYPERPARAMETERS, MODELS, TARGETS, default_help
 from tfvae.training.distribute import STRATEGIES
 
-# model -> its class; pca is fitted in closed form (`tfvae.models.fit_pca`), not by `fit`
-MODELS = {
-    "pca": None,
-    "ae": Autoencoder,
-    "vae": VAE,
-    "hvae": HierarchicalVAE,
-    "dncnn": DnCNN,
-    "n2v": Noise2Void,
-}
-VARIATIONAL_MODELS = ("vae", "hvae")  # take the VAE_SETTINGS
-NOISY_TARGET_MODELS = (*VARIATIONAL_MODELS, "n2v")  # the models that learn from noisy images alone
-HIERARCHICAL_HYPERPARAMETERS = ("width", "latent_dim", "residual_blocks", "levels")
-VAE_SETTINGS = ("likelihood", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples", "noise_model")
-TARGETS = ("clean", "noisy")
+SECTIONS = ("data", "model", "objective", "optimizer", "run")
 LR_SCHEDULES = ("constant", "cosine")
 XLA_CHOICES = {"auto": "auto", "on": True, "off": False}  # -> compile(jit_compile=...); auto: the model decides
+OBJECTIVE_SETTINGS = tuple(field.name for field in dataclasses.fields(Objective) if field.name != "mmse_samples")
 
 
-def _field(default, help_text):
-    return dataclasses.field(default=default, metadata={"help": help_text})
+def _field(section, default, help_text):
+    return dataclasses.field(default=default, metadata={"section": section, "help": help_text})
+
+
+def _hyperparameter(name):
+    """A model hyperparameter: None takes the model's default; its help is the registry's."""
+    return _field("model", None, f"{HYPERPARAMETER_HELP[name]} (default: {default_help(name)})")
+
+
+def _setting(name):
+    """An objective setting: None takes the `Objective` default; its help is the Objective's."""
+    field = next(f for f in dataclasses.fields(Objective) if f.name == name)
+    default = "" if field.default is None else f" (default: {field.default})"
+    return _field("objective", None, f"vae, hvae: {field.metadata['help']}{default}")
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that defines a training run: the `tfvae train` flags map one-to-one onto its fields.
 
-    `tfvae.training.train(config)` trains it into a run folder. Model hyperparameters left at
-    None take the model's (and its architecture's) defaults. The fields are checked on
-    creation, so an impossible combination fails before any run folder exists.
+    `tfvae.training.train(config)` trains it into a run folder. The fields are checked on
+    creation against the model's declaration in `tfvae.models.registry.MODELS`, so an
+    impossible combination fails before any run folder exists. `to_dict` / `from_dict` give its
+    JSON form, nested by role (`data`, `model`, `objective`, `optimizer`, `run`).
 
     Args:
-        model: str, `"pca"`, `"ae"`, `"vae"`, `"hvae"` (a ladder VAE), `"dncnn"` (the
-            supervised baseline) or `"n2v"` (Noise2Void, with `targets="noisy"`). Defaults to
-            `"vae"`.
-        arch: str or None, `ae` and `vae`: `"mlp"`, `"conv"`, `"conv-spatial"` or
-            `"conv-fullres"`. Defaults to `None`: `conv-spatial` for vae, `conv` for ae.
+        model: str, a name in `tfvae.models.registry.MODELS`: `"pca"`, `"ae"`, `"vae"`,
+            `"hvae"` (a ladder VAE), `"dncnn"` (the supervised baseline) or `"n2v"`
+            (Noise2Void, with `targets="noisy"`). Defaults to `"vae"`.
+        arch: str or None, a model hyperparameter (each is described in
+            `tfvae.models.registry.HYPERPARAMETER_HELP`; one the model does not take is an
+            error). Defaults to `None`: the model's default, as are the next six.
+        width: int or None, a model hyperparameter. Defaults to `None`.
+        latent_dim: int or None, a model hyperparameter. Defaults to `None`.
+        latent_stride: int or None, a model hyperparameter. Defaults to `None`.
+        residual_blocks: int or None, a model hyperparameter. Defaults to `None`.
+        levels: int or None, a model hyperparameter. Defaults to `None`.
+        conv_layers: int or None, a model hyperparameter. Defaults to `None`.
         dataset: str, what `tfvae.data.load` reads: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
             a path, or several joined with `+`. Defaults to `"mnist"`.
         noise: str, the training noise spec (`tfvae.data.parse_noise`); `"none"` for a plain
             autoencoder or images that are noisy already. Defaults to `"gaussian:0-0.5"`.
         targets: str, `"clean"`, or `"noisy"`: the dataset's images are noisy and the only
-            targets (with `noise="none"`; a vae or hvae with a `noise_model`, or n2v). Defaults
-            to `"clean"`.
-        noise_model: str or None, vae and hvae with `targets="noisy"`: the images' noise,
-            `"gaussian:SIGMA"` or `"gaussian:auto"` (estimated per image). Defaults to `None`.
+            targets (with `noise="none"`; a VAE with a `noise_model`, or n2v). Defaults to
+            `"clean"`.
         binarize: bool, train on fresh Bernoulli samples of the images (binarized MNIST).
             Defaults to `False`.
         grey_fraction: float in [0, 1], the fraction of training images turned grey, with the
             same noise in every channel (RGB models for grey photos). Defaults to `0.0`.
-        width: int or None, hidden units or channels. Defaults to `None`: the architecture's
-            (dncnn and hvae: 64).
-        latent_dim: int or None, the latent size or channels (hvae: per level); pca: the number
-            of components. Defaults to `None`: the architecture's (hvae: 8; pca: the best on
-            the validation slice).
-        latent_stride: int or None, conv-spatial: the downsampling of the latent map, 1, 2, 4
-            or 8. Defaults to `None` (2).
-        residual_blocks: int or None, conv-spatial: residual blocks at the latent resolution
-            per side; hvae: per level and path. Defaults to `None` (0; hvae 1).
-        levels: int or None, hvae: stochastic levels, >= 2. Defaults to `None` (3).
-        conv_layers: int or None, conv-fullres: 3x3 convolutions per side; dncnn and n2v: the
-            layers. Defaults to `None` (4; dncnn 17).
-        likelihood: str or None, vae and hvae: `"bernoulli"`, `"gaussian"`,
-            `"gaussian-learned"` or `"discretized-gaussian"`. Defaults to `None` (bernoulli for
-            mlp, else gaussian).
-        sigma_x: float or None, the Gaussian decoder's standard deviation. Defaults to `None`
-            (0.05).
-        beta: float or None, the weight of the KL term. Defaults to `None` (1).
-        kl_warmup_steps: int or None, steps of linear KL warm-up. Defaults to `None` (0).
-        free_bits: float or None, nats per latent dimension not penalised. Defaults to `None` (0).
-        iw_samples: int or None, posterior draws per image in the loss: 1 the ELBO, k > 1 the
-            importance-weighted bound. Defaults to `None` (1).
+        train_size: int or None, train on the first N training images only. Defaults to `None`.
+        validation_size: int, the validation slice held out of the train images. Defaults to
+            `5000`.
+        data_dir: str or None, a folder searched first for the dataset. Defaults to `None`.
+        likelihood: str or None, a setting of a VAE's objective (each is described in
+            `tfvae.models.Objective`; a model without an objective refuses them). Defaults to
+            `None`: the `Objective` default, as are the next six.
+        sigma_x: float or None, an objective setting. Defaults to `None`.
+        beta: float or None, an objective setting. Defaults to `None`.
+        kl_warmup_steps: int or None, an objective setting. Defaults to `None`.
+        free_bits: float or None, an objective setting. Defaults to `None`.
+        iw_samples: int or None, an objective setting. Defaults to `None`.
+        noise_model: str or None, an objective setting. Defaults to `None`.
         learning_rate: float, Adam's learning rate. Defaults to `1e-3`.
         lr_schedule: str, `"constant"` or `"cosine"` (decays to 0 over `epochs` times the
             steps per epoch). Defaults to `"constant"`.
@@ -102,10 +105,6 @@ class TrainConfig:
             epoch's steps; 1 under a `strategy`). Defaults to `8`.
         xla: str, `"auto"`, `"on"` or `"off"`: XLA compilation (auto: the model's choice).
             Defaults to `"auto"`.
-        train_size: int or None, train on the first N training images only. Defaults to `None`.
-        validation_size: int, the validation slice held out of the train images. Defaults to
-            `5000`.
-        data_dir: str or None, a folder searched first for the dataset. Defaults to `None`.
         seed: int, fixes the data order, the noise and the initialisation. Defaults to `0`.
         strategy: str, `"default"`, `"mirrored"`, `"multiworker"` (the cluster in TF_CONFIG) or
             `"tpu"`. Defaults to `"default"`.
@@ -119,107 +118,118 @@ class TrainConfig:
         out: str, the run folder. Defaults to `"runs/default"`.
 
     Raises:
-        ValueError: if a field is not one of its choices or out of range, a hyperparameter is
-            not the model's, or fields conflict (e.g. an `arch` for pca, noisy targets with
+        ValueError: if a field is not one of its choices or out of range, a hyperparameter or
+            objective setting is not the model's, or fields conflict (e.g. noisy targets with
             added noise, a noise model without noisy targets).
 
     Examples:
         >>> from tfvae.training import TrainConfig
-        >>> config = TrainConfig(model="vae", arch="conv-spatial", latent_dim=8, out="runs/mnist")
-        >>> config.model_kwargs()  # what the VAE is built with: its defaults fill the rest
-        {'arch': 'conv-spatial', 'latent_dim': 8, 'seed': 0}
+        >>> config = TrainConfig(model="vae", arch="conv-spatial", latent_dim=8, beta=0.5, out="runs/mnist")
+        >>> config.to_dict()["model"], config.to_dict()["objective"]
+        ({'name': 'vae', 'arch': 'conv-spatial', 'latent_dim': 8}, {'beta': 0.5})
+        >>> TrainConfig.from_dict(config.to_dict()) == config
+        True
         >>> TrainConfig(model="pca", arch="conv")
         Traceback (most recent call last):
         ...
-        ValueError: Expected no arch for model='pca' (it has one network). Received: arch='conv'.
+        ValueError: Expected only the hyperparameters of model='pca' (latent_dim). Received: arch='conv'.
     """
 
-    model: str = _field(
-        "vae",
-        "pca | ae | vae | hvae (hierarchical: a ladder VAE) | dncnn (the supervised baseline) "
-        "| n2v (Noise2Void, blind-spot: --targets noisy)",
+    # === model ===
+    model: str = _field("model", "vae", " | ".join(f"{name} ({spec.summary})" for name, spec in MODELS.items()))
+    arch: str | None = _hyperparameter("arch")
+    width: int | None = _hyperparameter("width")
+    latent_dim: int | None = _hyperparameter("latent_dim")
+    latent_stride: int | None = _hyperparameter("latent_stride")
+    residual_blocks: int | None = _hyperparameter("residual_blocks")
+    levels: int | None = _hyperparameter("levels")
+    conv_layers: int | None = _hyperparameter("conv_layers")
+    # === data ===
+    dataset: str = _field("data", "mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
+    noise: str = _field(
+        "data", "gaussian:0-0.5", "training noise spec ('none': plain autoencoder, or images already noisy)"
     )
-    arch: str | None = _field(None, "mlp | conv | conv-spatial | conv-fullres (default: vae conv-spatial, ae conv)")
-    dataset: str = _field("mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
-    noise: str = _field("gaussian:0-0.5", "training noise spec ('none': plain autoencoder, or images already noisy)")
     targets: str = _field(
+        "data",
         "clean",
         "clean | noisy: the dataset's images are noisy and the only targets (no clean image; --noise none; "
-        "vae with a --noise-model, or n2v; e.g. on a `tfvae data noisy-copy`)",
+        "a vae with a --noise-model, or n2v; e.g. on a `tfvae data noisy-copy`)",
     )
-    noise_model: str | None = _field(
-        None, "vae, --targets noisy: the images' noise, gaussian:SIGMA | gaussian:auto (estimated per image)"
-    )
-    binarize: bool = _field(False, "train on fresh Bernoulli samples of the images (binarized MNIST)")
+    binarize: bool = _field("data", False, "train on fresh Bernoulli samples of the images (binarized MNIST)")
     grey_fraction: float = _field(
-        0.0, "fraction of training images turned grey, the same noise in every channel (RGB models for grey photos)"
+        "data",
+        0.0,
+        "fraction of training images turned grey, the same noise in every channel (RGB models for grey photos)",
     )
-    width: int | None = _field(None, "hidden units / channels (default: the architecture's; dncnn, hvae 64)")
-    latent_dim: int | None = _field(
-        None,
-        "latent size / channels (default: the architecture's; hvae: per level, 8); PCA: components (best on "
-        "validation)",
+    train_size: int | None = _field("data", None, "use only the first N training images")
+    validation_size: int = _field("data", sources.DEFAULT_VALIDATION_SIZE, "validation slice of train")
+    data_dir: str | None = _field("data", None, "folder searched first for the dataset")
+    # === objective ===
+    likelihood: str | None = _setting("likelihood")
+    sigma_x: float | None = _setting("sigma_x")
+    beta: float | None = _setting("beta")
+    kl_warmup_steps: int | None = _setting("kl_warmup_steps")
+    free_bits: float | None = _setting("free_bits")
+    iw_samples: int | None = _setting("iw_samples")
+    noise_model: str | None = _setting("noise_model")
+    # === optimizer ===
+    learning_rate: float = _field("optimizer", 1e-3, "Adam learning rate")
+    lr_schedule: str = _field("optimizer", "constant", "constant | cosine (decays to 0 over epochs x steps per epoch)")
+    ema: float = _field(
+        "optimizer", 0.0, "momentum of an exponential moving average of the weights, used at the end (0: off)"
     )
-    latent_stride: int | None = _field(None, "conv-spatial: downsampling of the latent map, 1 | 2 | 4 | 8 (default 2)")
-    residual_blocks: int | None = _field(
-        None,
-        "conv-spatial: residual blocks at the latent resolution per side (default 0); hvae: per level and path (1)",
-    )
-    levels: int | None = _field(None, "hvae: stochastic levels >= 2, each at half the resolution of the one below (3)")
-    conv_layers: int | None = _field(
-        None, "conv-fullres: 3x3 convolutions per side (default 4); dncnn: layers (default 17)"
-    )
-    likelihood: str | None = _field(
-        None,
-        "bernoulli | gaussian | gaussian-learned | discretized-gaussian (8-bit bins: bits/dim) "
-        "(default: mlp bernoulli, else gaussian)",
-    )
-    sigma_x: float | None = _field(None, "Gaussian decoder std (default 0.05)")
-    beta: float | None = _field(None, "KL weight (default 1)")
-    kl_warmup_steps: int | None = _field(None, "steps of linear KL warm-up (default 0)")
-    free_bits: float | None = _field(None, "nats per latent dim not penalised (default 0)")
-    iw_samples: int | None = _field(
-        None, "posterior draws per image in the loss: 1 = ELBO, k > 1 = importance-weighted bound (IWAE)"
-    )
-    learning_rate: float = _field(1e-3, "Adam learning rate")
-    lr_schedule: str = _field("constant", "constant | cosine (decays to 0 over epochs x steps per epoch)")
-    ema: float = _field(0.0, "momentum of an exponential moving average of the weights, used at the end (0: off)")
+    # === run ===
     dtype_policy: str = _field(
+        "run",
         "auto",
         "auto | float32 | mixed_bfloat16 (layers compute in bfloat16, weights, losses and outputs stay float32); "
         "auto: bfloat16 where the hardware computes it natively (AVX512-BF16 / AMX CPUs, GPUs from compute 8.0)",
     )
-    batch_size: int = _field(128, "images per step (the global batch under a --strategy)")
-    epochs: int = _field(10, "epochs of --steps-per-epoch steps (unset: an epoch is one pass over the training images)")
-    steps_per_epoch: int | None = _field(None, "cap steps per epoch")
-    time_budget: float | None = _field(None, "wall-clock seconds of training")
+    batch_size: int = _field("run", 128, "images per step (the global batch under a --strategy)")
+    epochs: int = _field(
+        "run", 10, "epochs of --steps-per-epoch steps (unset: an epoch is one pass over the training images)"
+    )
+    steps_per_epoch: int | None = _field("run", None, "cap steps per epoch")
+    time_budget: float | None = _field("run", None, "wall-clock seconds of training")
     steps_per_execution: int = _field(
+        "run",
         8,
         "train steps per tf.function call, at most (a divisor of the epoch's steps; 1 under a --strategy: "
         "Keras 3.15's fit fails with more)",
     )
     xla: str = _field(
-        "auto", "auto | on | off: XLA jit_compile (auto: the model's choice, on for mlp, off for convolutions)"
+        "run", "auto", "auto | on | off: XLA jit_compile (auto: the model's choice, on for mlp, off for convolutions)"
     )
-    train_size: int | None = _field(None, "use only the first N training images")
-    validation_size: int = _field(sources.DEFAULT_VALIDATION_SIZE, "validation slice of train")
-    data_dir: str | None = _field(None, "folder searched first for the dataset")
-    seed: int = _field(0, "fixes data order, noise and initialisation")
-    strategy: str = _field("default", "default | mirrored | multiworker (TF_CONFIG) | tpu; --batch-size is global")
-    devices: str | None = _field(None, "mirrored: comma-separated devices (default: all GPUs)")
-    deterministic: bool = _field(False, "TF op determinism: bit-identical reruns on GPUs too (CPU runs already are)")
+    seed: int = _field("run", 0, "fixes data order, noise and initialisation")
+    strategy: str = _field(
+        "run", "default", "default | mirrored | multiworker (TF_CONFIG) | tpu; --batch-size is global"
+    )
+    devices: str | None = _field("run", None, "mirrored: comma-separated devices (default: all GPUs)")
+    deterministic: bool = _field(
+        "run", False, "TF op determinism: bit-identical reruns on GPUs too (CPU runs already are)"
+    )
     init_from: str | None = _field(
+        "run",
         None,
         "start from the weights of this finished run or .keras file (same architecture; loss settings may differ; "
         "conv-spatial may add --residual-blocks, which start as the identity; fresh optimizer)",
     )
-    out: str = _field("runs/default", "run folder")
+    out: str = _field("run", "runs/default", "run folder")
 
     def __post_init__(self):
         if self.model not in MODELS:
-            raise ValueError(f"Expected model in {sorted(MODELS)}. Received: model={self.model!r}.")
+            raise ValueError(f"Expected model in {list(MODELS)}. Received: model={self.model!r}.")
+        spec = self.spec
         parse_noise(self.noise)
         self._check_targets()
+        spec.check(self.hyperparameters())
+        settings = {name: getattr(self, name) for name in OBJECTIVE_SETTINGS if getattr(self, name) is not None}
+        if settings and not spec.takes_objective:
+            raise ValueError(
+                f"Expected no objective settings for model={self.model!r} (only a VAE has one). "
+                f"Received: {', '.join(f'{name}={value!r}' for name, value in settings.items())}."
+            )
+        self.objective()  # an invalid objective fails here
         if self.strategy not in STRATEGIES:
             raise ValueError(f"Expected strategy in {sorted(STRATEGIES)}. Received: strategy={self.strategy!r}.")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -228,24 +238,10 @@ class TrainConfig:
             raise ValueError(
                 f"Expected dtype_policy in {DTYPE_POLICIES}. Received: dtype_policy={self.dtype_policy!r}."
             )
-        if self.model == "pca" and self.dtype_policy == "mixed_bfloat16":
+        if spec.closed_form is not None and self.dtype_policy == "mixed_bfloat16":
             raise ValueError(
-                "Expected dtype_policy auto or float32 for pca (fitted in closed form). Received: mixed_bfloat16."
-            )
-        if self.arch is not None and self.model in ("pca", "hvae", "dncnn", "n2v"):
-            raise ValueError(
-                f"Expected no arch for model={self.model!r} (it has one network). Received: arch={self.arch!r}."
-            )
-        if self.model in ("ae", "vae"):  # an impossible architecture fails here, before a run folder exists
-            hyperparameters = {name: getattr(self, name) for name in architectures.HYPERPARAMETERS}
-            architectures.create(self.arch or MODELS[self.model].default_arch, **hyperparameters)
-        own = HIERARCHICAL_HYPERPARAMETERS if self.model == "hvae" else architectures.HYPERPARAMETERS
-        given = [name for name in ("levels", *architectures.HYPERPARAMETERS) if getattr(self, name) is not None]
-        foreign = [name for name in given if name not in own]
-        if foreign and self.model in ("ae", *VARIATIONAL_MODELS):
-            raise ValueError(
-                f"Expected only the hyperparameters of model={self.model!r}. "
-                f"Received: {', '.join(f'{name}={getattr(self, name)!r}' for name in foreign)}."
+                f"Expected dtype_policy auto or float32 for model={self.model!r} (fitted in closed form). "
+                "Received: mixed_bfloat16."
             )
         if not 0 <= self.grey_fraction <= 1:
             raise ValueError(f"Expected 0 <= grey_fraction <= 1. Received: grey_fraction={self.grey_fraction!r}.")
@@ -261,25 +257,28 @@ class TrainConfig:
 
     def _check_targets(self):
         """Noisy targets: a model that learns from them (a VAE with a noise model, or n2v) and no added
-        noise; a noise model only there; n2v only there."""
+        noise; a noise model only there."""
+        spec = self.spec
         if self.targets not in TARGETS:
             raise ValueError(f"Expected targets in {TARGETS}. Received: targets={self.targets!r}.")
-        if self.noise_model is not None and (self.targets == "clean" or self.model not in VARIATIONAL_MODELS):
+        learners = [name for name, other in MODELS.items() if "noisy" in other.targets]
+        if self.noise_model is not None and (self.targets == "clean" or not spec.takes_objective):
             raise ValueError(
                 "Expected a noise model only for a vae with --targets noisy (clean targets have their own likelihood). "
                 f"Received: model={self.model!r}, targets={self.targets!r}, noise_model={self.noise_model!r}."
             )
-        if self.targets == "clean":
-            if self.model == "n2v":
-                raise ValueError(
-                    "Expected --targets noisy for n2v (it learns from noisy images alone). Received: clean."
-                )
-            return
-        if self.model not in NOISY_TARGET_MODELS or (self.model in VARIATIONAL_MODELS and self.noise_model is None):
+        if self.targets not in spec.targets:
             raise ValueError(
-                "Expected --model vae with a --noise-model (e.g. gaussian:auto), or --model n2v, to learn from noisy "
-                f"images alone. Received: model={self.model!r}, noise_model={self.noise_model!r}."
+                f"Expected --targets {' | '.join(spec.targets)} for model={self.model!r} (noisy images alone are "
+                f"learnt by {', '.join(learners)}). Received: targets={self.targets!r}."
             )
+        if self.targets == "noisy" and spec.takes_objective and self.noise_model is None:
+            raise ValueError(
+                f"Expected a --noise-model (e.g. gaussian:auto) for model={self.model!r} with --targets noisy: the "
+                "decoder outputs the signal and the noise model scores the noisy image. Received: noise_model=None."
+            )
+        if self.targets == "clean":
+            return
         if parse_noise(self.noise).spec != "none":
             raise ValueError(
                 "Expected --noise none with --targets noisy: the images are noisy already, and noise added "
@@ -287,6 +286,112 @@ class TrainConfig:
             )
         if self.noise_model is not None:
             parse_noise_model(self.noise_model)
+
+    @property
+    def spec(self):
+        """The registry's declaration of the model (`tfvae.models.registry.ModelSpec`).
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> TrainConfig(model="hvae").spec.takes_objective
+            True
+        """
+        return MODELS[self.model]
+
+    def hyperparameters(self) -> dict:
+        """The model hyperparameters the config sets.
+
+        Returns:
+            A dict of the hyperparameters given explicitly (not None); the model's defaults
+                fill the rest.
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> TrainConfig(model="dncnn", conv_layers=10, width=32).hyperparameters()
+            {'width': 32, 'conv_layers': 10}
+        """
+        return {name: getattr(self, name) for name in HYPERPARAMETERS if getattr(self, name) is not None}
+
+    def objective(self) -> Objective | None:
+        """The VAE objective the config sets, or None for a model without one.
+
+        Returns:
+            An `Objective` of the settings given (its defaults fill the rest), or None.
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> TrainConfig(model="vae", sigma_x=0.01).objective().sigma_x
+            0.01
+        """
+        if not self.spec.takes_objective:
+            return None
+        return Objective(
+            **{name: getattr(self, name) for name in OBJECTIVE_SETTINGS if getattr(self, name) is not None}
+        )
+
+    def to_dict(self) -> dict:
+        """The config as nested data: `data`, `model`, `objective`, `optimizer`, `run`.
+
+        Returns:
+            A dict of dicts (JSON-ready); `model` and `objective` hold only what is set (the
+                rest are the model's defaults), `model["name"]` is the model.
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> nested = TrainConfig(model="dncnn", conv_layers=10).to_dict()
+            >>> nested["model"], nested["optimizer"]
+            ({'name': 'dncnn', 'conv_layers': 10}, {'learning_rate': 0.001, 'lr_schedule': 'constant', 'ema': 0.0})
+        """
+        nested = {section: {} for section in SECTIONS}
+        nested["model"]["name"] = self.model
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            section = field.metadata["section"]
+            if field.name != "model" and (value is not None or section not in ("model", "objective")):
+                nested[section][field.name] = value
+        return nested
+
+    @classmethod
+    def from_dict(cls, nested: dict, **overrides) -> "TrainConfig":
+        """The config of nested data (`to_dict`'s form; a flat dict of fields is read too).
+
+        Args:
+            nested: dict, `{"data": {...}, "model": {"name": ..., ...}, ...}`, or the fields
+                by name (a run folder written by an earlier tfvae).
+            **overrides: fields to set on top, e.g. from command-line flags.
+
+        Returns:
+            The `TrainConfig`.
+
+        Raises:
+            ValueError: if a section or field is unknown, or the config is invalid.
+
+        Examples:
+            >>> from tfvae.training import TrainConfig
+            >>> nested = {"model": {"name": "dncnn", "conv_layers": 10}, "run": {"epochs": 3}}
+            >>> TrainConfig.from_dict(nested, epochs=5).epochs
+            5
+        """
+        names = {field.name for field in dataclasses.fields(cls)}
+        if set(nested) <= set(SECTIONS):
+            unknown = []
+            fields = {}
+            for section, values in nested.items():
+                values = dict(values)
+                if section == "model" and "name" in values:
+                    fields["model"] = values.pop("name")
+                own = {f.name for f in dataclasses.fields(cls) if f.metadata["section"] == section} - {"model"}
+                unknown += [f"{section}.{name}" for name in values if name not in own]
+                fields.update(values)
+        else:
+            unknown = sorted(set(nested) - names)
+            fields = dict(nested)
+        if unknown:
+            raise ValueError(
+                f"Expected the sections {SECTIONS} with their fields (see `tfvae train --help`). "
+                f"Received unknown: {', '.join(unknown)}."
+            )
+        return cls(**{**fields, **overrides})
 
     def device_list(self) -> list | None:
         """The `devices` field as a list of device names.
@@ -340,28 +445,6 @@ class TrainConfig:
         if self.lr_schedule == "cosine":
             rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=self.epochs * steps_per_epoch)
         return keras.optimizers.Adam(rate, use_ema=self.ema > 0, ema_momentum=self.ema or 0.99)
-
-    def model_kwargs(self) -> dict:
-        """The arguments of the model's constructor that the config sets.
-
-        Returns:
-            A dict of the hyperparameters and settings given explicitly (not None), plus the
-                seed for the models that draw random numbers; the model's defaults fill the rest.
-
-        Examples:
-            >>> from tfvae.training import TrainConfig
-            >>> TrainConfig(model="dncnn", conv_layers=10, width=32).model_kwargs()
-            {'width': 32, 'conv_layers': 10}
-        """
-        if self.model in ("dncnn", "n2v"):
-            names = ["width", "conv_layers"]
-        elif self.model == "hvae":
-            names = list(HIERARCHICAL_HYPERPARAMETERS)
-        else:
-            names = ["arch", *architectures.HYPERPARAMETERS]
-        names += list(VAE_SETTINGS) if self.model in VARIATIONAL_MODELS else []
-        kwargs = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
-        return {**kwargs, "seed": self.seed} if self.model in (*VARIATIONAL_MODELS, "n2v") else kwargs
 
 
 def _check_positive(name, value):

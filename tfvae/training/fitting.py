@@ -1,7 +1,9 @@
 """The one way tfvae trains a network: a TrainConfig -> compiled model + data streams -> `fit`.
 
-`tfvae train` (`tfvae.training.run`), `tfvae tune` (every trial), the benchmarks
-(`python benchmarks/quality.py`, ...) and the pretrained recipes all come through here, so a
+`fit_network` owns the whole path of `tfvae train`: build (seeded), restore the run's checkpoint
+or start from `init_from`, the streams from that step on, the callbacks, and `fit` on one device,
+mirrored, or in the multi-worker loop. `tfvae tune` (every trial), the benchmarks
+(`python benchmarks/quality.py`, ...) and the pretrained recipes come through here too, so a
 setting means the same everywhere.
 """
 
@@ -14,8 +16,11 @@ import keras
 import tensorflow as tf
 
 from tfvae.data.pipeline import make_dataset
-from tfvae.models import precision
-from tfvae.training.config import MODELS, XLA_CHOICES
+from tfvae.models import architectures, precision
+from tfvae.models.objective import FINE_TUNABLE_SETTINGS
+from tfvae.models.saving import load_model
+from tfvae.training import checkpoints, distribute
+from tfvae.training.config import XLA_CHOICES
 
 VALIDATION_BATCH = 256
 
@@ -44,8 +49,12 @@ def build_model(config, image_shape, steps_per_epoch):
     Initialisation is seeded by `config.seed`, so two builds of one config start from the same weights.
     """
     keras.utils.set_random_seed(config.seed)
-    model = MODELS[config.model](
-        image_shape, network_dtype=precision.resolve(config.dtype_policy), **config.model_kwargs()
+    model = config.spec.build(
+        image_shape,
+        config.hyperparameters(),
+        config.objective(),
+        seed=config.seed,
+        network_dtype=precision.resolve(config.dtype_policy),
     )
     model.compile(
         optimizer=config.optimizer(steps_per_epoch),
@@ -79,14 +88,6 @@ def make_streams(config, train_images, validation_images, first_step=0):
     return train_data, validation_data
 
 
-def prepare(config, train_images, validation_images, first_epoch=0):
-    """The compiled model and its streams, the stream starting after `first_epoch` finished epochs."""
-    steps_per_epoch = config.epoch_steps(len(train_images))
-    model = build_model(config, train_images.shape[1:], steps_per_epoch)
-    train_data, validation_data = make_streams(config, train_images, validation_images, first_epoch * steps_per_epoch)
-    return Prepared(model, train_data, validation_data, steps_per_epoch)
-
-
 class TimeBudget(keras.callbacks.Callback):
     """Stop training cleanly once `seconds` of `clock` time have passed (checked every step)."""
 
@@ -116,15 +117,15 @@ def training_callbacks(config):
 
 
 def fit(prepared, config, callbacks=(), initial_epoch=0):
-    """`model.fit` on the prepared streams with `training_callbacks(config)` after `callbacks`; the
-    last epoch's logs. A non-finite loss raises FloatingPointError (the caller names what survived)."""
+    """`model.fit` on the prepared streams with `callbacks` (`training_callbacks(config)` among
+    them); the last epoch's logs."""
     history = prepared.model.fit(
         prepared.train_data,
         validation_data=prepared.validation_data,
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         steps_per_epoch=prepared.steps_per_epoch,
-        callbacks=[*callbacks, *training_callbacks(config)],
+        callbacks=list(callbacks),
         shuffle=False,
         verbose=2 if os.environ.get("CI") else "auto",
     )
@@ -139,3 +140,74 @@ def check_finite(logs, config, kept):
             f"({config.learning_rate}) or sigma_x is too large or small; {kept}. "
             "Rerun with a smaller --learning-rate into a new --out."
         )
+
+
+# Model settings a fine-tune may change: they shape the loss or the arithmetic, not the weights (which
+# are float32 under every dtype policy).
+FINE_TUNABLE = ("name", "network_dtype", "seed", *FINE_TUNABLE_SETTINGS)
+
+
+def _architecture(model):
+    """`model`'s config without the FINE_TUNABLE settings."""
+    return {k: v for k, v in model.get_config().items() if k not in FINE_TUNABLE}
+
+
+def copy_weights(source, model):
+    """Set `model`'s weights to those of the finished run or .keras file `source`: the same
+    architecture; the settings in FINE_TUNABLE may differ, and a conv-spatial model may have more
+    residual blocks than `source`: it grows, its new blocks starting as the identity."""
+    trained = load_model(source)
+    received, expected = _architecture(trained), _architecture(model)
+    grows = (
+        expected.get("arch") == architectures.ConvSpatial.name
+        and {**received, "residual_blocks": expected["residual_blocks"]} == expected
+        and received["residual_blocks"] < expected["residual_blocks"]
+    )
+    if type(trained) is not type(model) or (received != expected and not grows):
+        raise ValueError(
+            f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}; conv-spatial "
+            f"may have fewer residual blocks). Received: {source} holding {type(trained).__name__} {received}."
+        )
+    weights = trained.get_weights()
+    if grows:
+        weights = architectures.grown_weights(
+            weights, received["residual_blocks"], model.weights, expected["residual_blocks"]
+        )
+    model.set_weights(weights)
+
+
+def run_callbacks(run_dir):
+    """What the chief writes into the run folder each epoch: the checkpoint, history.csv, TensorBoard logs."""
+    return [
+        checkpoints.EpochCheckpoint(run_dir / checkpoints.FOLDER),  # first: a history.csv row implies its checkpoint
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(run_dir / "logs")),
+    ]
+
+
+def fit_network(config, run_dir, train_images, validation_images, strategy, chief=True):
+    """Build, compile and train the network `config` describes under `strategy`, resuming from the
+    run's checkpoint (else starting from `config.init_from`); only the chief writes. Returns the model.
+
+    Raises FloatingPointError when the loss is not finite, naming the last good checkpoint.
+    """
+    steps_per_epoch = config.epoch_steps(len(train_images))
+    with strategy.scope():
+        model = build_model(config, train_images.shape[1:], steps_per_epoch)
+        initial_epoch = checkpoints.restore(model, run_dir / checkpoints.FOLDER)
+        if config.init_from and not initial_epoch:
+            copy_weights(config.init_from, model)
+        streams = make_streams(config, train_images, validation_images, initial_epoch * steps_per_epoch)
+    prepared = Prepared(model, *streams, steps_per_epoch)
+    callbacks = [*(run_callbacks(run_dir) if chief else []), *training_callbacks(config)]
+    if config.strategy == "multiworker":  # keras#20585: fit() fails under MultiWorkerMirroredStrategy
+        last = distribute.fit_multiworker(prepared, config.epochs, initial_epoch, callbacks, strategy)
+    else:
+        last = fit(prepared, config, callbacks, initial_epoch)
+    epochs_done, good = checkpoints.latest_checkpoint(run_dir / checkpoints.FOLDER)
+    check_finite(
+        last,
+        config,
+        f"the last good checkpoint is {good} (epoch {epochs_done})" if good else "no epoch finished before it",
+    )
+    return model

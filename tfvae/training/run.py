@@ -16,7 +16,6 @@ import shutil
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -25,12 +24,10 @@ from tfvae.data.noise import add_noise
 from tfvae.evaluation import figures, levels
 from tfvae.evaluation.scoring import denoising_scores
 from tfvae.io import replace_atomically
-from tfvae.models import architectures, fit_pca
-from tfvae.models.saving import FINAL_MODEL, load_model
+from tfvae.models.saving import FINAL_MODEL
 from tfvae.training import checkpoints, distribute, fitting
 from tfvae.training.config import TrainConfig
 
-CHECKPOINTS = "checkpoints"
 MIN_FREE_BYTES = 100 * 2**20  # the largest models' checkpoint + model.keras + logs stay far below
 
 
@@ -38,15 +35,13 @@ def prepare_run_folder(config):
     """Create the run folder, or accept an unfinished one made by the same config (resume)."""
     run_dir = Path(config.out)
     config_file = run_dir / "config.json"
-    wanted = dataclasses.asdict(config)
     check_free_space(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()):
         if not config_file.exists():
             raise FileExistsError(f"{run_dir} exists and is not a tfvae run folder; choose another --out.")
         if (run_dir / FINAL_MODEL).exists():
             raise FileExistsError(f"{run_dir} already holds a finished run; choose another --out.")
-        saved = json.loads(config_file.read_text())
-        changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
+        changed = changed_fields(json.loads(config_file.read_text()), config)
         if changed:
             raise FileExistsError(
                 f"{run_dir} holds an unfinished run with a different config (differs in: {', '.join(changed)}); "
@@ -61,8 +56,18 @@ def prepare_run_folder(config):
         ) from None
     if not os.access(run_dir, os.W_OK):
         raise PermissionError(f"Cannot write to the run folder {run_dir}; choose another --out.")
-    config_file.write_text(json.dumps(wanted, indent=2))
+    config_file.write_text(json.dumps(config.to_dict(), indent=2))
     return run_dir
+
+
+def changed_fields(saved, config):
+    """The fields in which the config.json data `saved` differ from `config` (all of them when unreadable)."""
+    wanted = dataclasses.asdict(config)
+    try:
+        saved = dataclasses.asdict(TrainConfig.from_dict(saved))
+    except (TypeError, ValueError):  # written by another tfvae version: nothing can be assumed equal
+        return sorted(wanted)
+    return sorted(name for name in wanted if saved[name] != wanted[name])
 
 
 def check_free_space(run_dir):
@@ -83,73 +88,6 @@ def load_splits(config):
     train_images = sources.load(config.dataset, "train", **kwargs).images
     validation_images = sources.load(config.dataset, "validation", **kwargs).images
     return train_images[: config.train_size], validation_images
-
-
-# Model settings a fine-tune may change: they shape the loss or the arithmetic, not the weights (which
-# are float32 under every dtype policy).
-FINE_TUNABLE = ("name", "network_dtype", "sigma_x", "beta", "kl_warmup_steps", "free_bits", "iw_samples", "seed")
-
-
-def _architecture(model):
-    """`model`'s config without the FINE_TUNABLE settings."""
-    return {k: v for k, v in model.get_config().items() if k not in FINE_TUNABLE}
-
-
-def copy_weights(source, model):
-    """Set `model`'s weights to those of the finished run or .keras file `source`: the same
-    architecture; the settings in FINE_TUNABLE may differ, and a conv-spatial model may have more
-    residual blocks than `source`: it grows, its new blocks starting as the identity."""
-    trained = load_model(source)
-    received, expected = _architecture(trained), _architecture(model)
-    grows = (
-        expected.get("arch") == architectures.ConvSpatial.name
-        and {**received, "residual_blocks": expected["residual_blocks"]} == expected
-        and received["residual_blocks"] < expected["residual_blocks"]
-    )
-    if type(trained) is not type(model) or (received != expected and not grows):
-        raise ValueError(
-            f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}; conv-spatial "
-            f"may have fewer residual blocks). Received: {source} holding {type(trained).__name__} {received}."
-        )
-    weights = trained.get_weights()
-    if grows:
-        weights = architectures.grown_weights(
-            weights, received["residual_blocks"], model.weights, expected["residual_blocks"]
-        )
-    model.set_weights(weights)
-
-
-def fit_network(config, run_dir, train_images, validation_images, strategy, chief=True):
-    """Build, compile and train a network under `strategy`, resuming from the run's checkpoint;
-    only the chief writes."""
-    steps_per_epoch = config.epoch_steps(len(train_images))
-    with strategy.scope():
-        model = fitting.build_model(config, train_images.shape[1:], steps_per_epoch)
-        initial_epoch = checkpoints.restore(model, run_dir / CHECKPOINTS)
-        if config.init_from and not initial_epoch:
-            copy_weights(config.init_from, model)
-        streams = fitting.make_streams(config, train_images, validation_images, initial_epoch * steps_per_epoch)
-    prepared = fitting.Prepared(model, *streams, steps_per_epoch)
-    callbacks = []
-    if chief:
-        callbacks = [
-            checkpoints.EpochCheckpoint(run_dir / CHECKPOINTS),  # first: a history.csv row implies its checkpoint
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-            keras.callbacks.TensorBoard(str(run_dir / "logs")),
-        ]
-    if config.strategy == "multiworker":  # keras#20585: fit() fails under MultiWorkerMirroredStrategy
-        last = distribute.fit_multiworker(
-            prepared, config.epochs, initial_epoch, [*callbacks, *fitting.training_callbacks(config)], strategy
-        )
-    else:
-        last = fitting.fit(prepared, config, callbacks, initial_epoch)
-    epochs_done, good = checkpoints.latest_checkpoint(run_dir / CHECKPOINTS)
-    fitting.check_finite(
-        last,
-        config,
-        f"the last good checkpoint is {good} (epoch {epochs_done})" if good else "no epoch finished before it",
-    )
-    return model
 
 
 def train(config: TrainConfig) -> Path:
@@ -194,16 +132,15 @@ def train(config: TrainConfig) -> Path:
     strategy = distribute.make_strategy(config.strategy, config.device_list())  # before any other TF op
     chief = distribute.is_chief(strategy)
     run_dir = prepare_run_folder(config) if chief else Path(config.out)
-    keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     train_images, validation_images = load_splits(config)
     start = time.monotonic()
-    if config.model == "pca":
+    if config.spec.closed_form is not None:
         noisy = add_noise(validation_images, config.noise, seed=config.seed)
-        model = fit_pca(train_images, config.latent_dim, validation=(noisy, validation_images))
+        model = config.spec.closed_form(train_images, config.hyperparameters(), (noisy, validation_images))
     else:
-        model = fit_network(config, run_dir, train_images, validation_images, strategy, chief)
+        model = fitting.fit_network(config, run_dir, train_images, validation_images, strategy, chief)
     seconds = time.monotonic() - start
     if not chief:
         return run_dir  # the chief writes the results and the model
@@ -211,7 +148,7 @@ def train(config: TrainConfig) -> Path:
         model = distribute.local_copy(model)
     write_results(model, run_dir, validation_images, config, seconds)
     replace_atomically(run_dir / FINAL_MODEL, model.save)  # a model.keras is always complete
-    shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # model.keras supersedes them
+    shutil.rmtree(run_dir / checkpoints.FOLDER, ignore_errors=True)  # model.keras supersedes them
     return run_dir
 
 

@@ -25,25 +25,23 @@ from pathlib import Path
 import keras_tuner as kt
 
 from tfvae.evaluation import figures
+from tfvae.models.registry import MODELS
 from tfvae.training import fitting, run
-from tfvae.training.config import VARIATIONAL_MODELS
 
 OBJECTIVES = {"val_psnr": "max", "val_loss": "min"}
 TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
 LATENT_DIMS = (2, 4, 8, 16)
 WIDTHS = (16, 32, 64)
-EXTRA_ARCHS = ("conv-spatial", "conv-fullres")
-EXTRA_LEVELS = (2, 3)  # what the extra search varies for the hierarchical VAE instead of the architecture
-TUNABLE_MODELS = ("vae", "hvae", "ae")
 
 
 class DenoisingHyperModel(kt.HyperModel):
-    """A VAE, hierarchical VAE or autoencoder (`config.model`) per trial: `config` with the searched hyperparameters,
+    """A tunable model (`config.model`; the registry says which) per trial: `config` with the searched hyperparameters,
     built and trained by `tfvae.training.fitting` exactly as `tfvae train` would."""
 
     def __init__(self, config, image_shape, steps_per_epoch, search_extra=False):
-        if config.model not in TUNABLE_MODELS:
-            raise ValueError(f"Expected model in {TUNABLE_MODELS} to tune. Received: model={config.model!r}.")
+        tunable = [name for name, spec in MODELS.items() if spec.tunable]
+        if not config.spec.tunable:
+            raise ValueError(f"Expected model in {tunable} to tune. Received: model={config.model!r}.")
         super().__init__(name=config.model)
         self.config = config
         self.image_shape = tuple(image_shape)
@@ -54,12 +52,10 @@ class DenoisingHyperModel(kt.HyperModel):
         """The TrainConfig of the trial with hyperparameters `hp`."""
         fields = {"latent_dim": hp.Choice("latent_dim", LATENT_DIMS), "width": hp.Choice("width", WIDTHS)}
         if self.search_extra:
-            if self.config.model == "hvae":
-                fields["levels"] = hp.Choice("levels", EXTRA_LEVELS)
-            else:
-                fields["arch"] = hp.Choice("arch", EXTRA_ARCHS)
+            for name, choices in self.config.spec.search_extra.items():
+                fields[name] = hp.Choice(name, choices)
             fields["learning_rate"] = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log")
-            if self.config.model in VARIATIONAL_MODELS:
+            if self.config.spec.takes_objective:
                 fields["beta"] = hp.Float("beta", 0.1, 2.0, sampling="log")
         return dataclasses.replace(self.config, **fields)
 
@@ -71,7 +67,7 @@ class DenoisingHyperModel(kt.HyperModel):
         config = self.trial_config(hp)
         config = dataclasses.replace(config, epochs=epochs or config.epochs)
         prepared = fitting.Prepared(model, train_data, validation_data, self.steps_per_epoch)
-        return fitting.fit(prepared, config, callbacks, initial_epoch)
+        return fitting.fit(prepared, config, [*callbacks, *fitting.training_callbacks(config)], initial_epoch)
 
 
 def make_tuner(hypermodel, name, objective, directory, max_trials, seed, epochs):
@@ -121,7 +117,7 @@ def tune(config, directory, tuner="random", max_trials=8, objective="val_psnr", 
     ]
     figures.save(figures.search_plot(points, objective), directory / "search.png")
     best = trials[0]["hyperparameters"]
-    fields = {name: best[name] for name in ("latent_dim", "width", "beta", "arch", "learning_rate") if name in best}
+    fields = {name: best[name] for name in best}  # every searched hyperparameter is a TrainConfig field
     run.train(dataclasses.replace(config, **fields))
     return trials
 
