@@ -10,7 +10,7 @@ first `--images` images of its dataset's validation slice, with seeded Gaussian 
 validation images noised with another seed); PSNR dB / SSIM of clip(output, 0, 1) per image,
 averaged, with the standard error of the mean PSNR. The density model is scored by its ELBO and
 importance-weighted NLL on the first 1,000 binarized validation digits. Each card also gets the
-scores of a small seeded slice, which `tests/test_export.py` recomputes. card.json holds every
+scores of a small seeded slice, which `tests/serving/test_export.py` recomputes. card.json holds every
 number; the block between the markers in its README.md, and the project README's table of
 models, are rendered from the cards.
 """

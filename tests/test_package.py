@@ -36,3 +36,8 @@ def test_the_docs_layout_names_every_module_of_the_package():
     named = set(re.findall(r"[\w/]+\.py|\w+\b", layout))
     missing = sorted(str(m) for m in modules if m.name not in named and m.stem not in named)
     assert not missing
+
+
+def test_the_tests_mirror_the_package():
+    roles = {p.name for p in (REPO / "tfvae").iterdir() if (p / "__init__.py").is_file()}
+    assert roles - {p.name for p in (REPO / "tests").iterdir() if p.is_dir()} == set()

@@ -219,7 +219,7 @@ def test_export_can_serve_a_bfloat16_model_in_float32(tmp_path):
         with_network_dtype(MODELS["pca"](), "float32")
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (REPO / "saved_models").glob("*/*/saved_model.pb"))
 CARDS = {
     f"{card['name']}/{card['version']}": card

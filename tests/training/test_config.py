@@ -12,7 +12,7 @@ from tfvae.models.registry import HYPERPARAMETERS, MODELS, default_help
 from tfvae.training import TrainConfig
 from tfvae.training.config import SECTIONS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RECIPE_STAGES = sorted((REPO / "saved_models").glob("*/recipe/stage-*.json"))
 
 

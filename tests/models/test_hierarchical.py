@@ -242,7 +242,7 @@ def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(
 
 @pytest.mark.slow
 def test_it_trains_under_a_mirrored_strategy_over_two_logical_cpus(fake_data_root, tmp_path, spawn):
-    two_replicas = Path(__file__).parent / "two_replicas.py"
+    two_replicas = Path(__file__).parents[1] / "training" / "two_replicas.py"
     args = ["train", "--model", "hvae", "--levels", "2", "--latent-dim", "2", *TINY, "--data-dir", str(fake_data_root)]
     args += ["--epochs", "1", "--steps-per-epoch", "2", "--strategy", "mirrored", "--devices", "/cpu:0,/cpu:1"]
     process = spawn("mirrored", [sys.executable, str(two_replicas), *args, "--out", str(tmp_path / "run")])
