@@ -77,8 +77,8 @@ def main():
         (folder / "noisy").mkdir(parents=True, exist_ok=True)
         for index, (name, image) in enumerate(photos.items()):
             files.write_image(folder / "noisy" / f"{name}.png", noisy_copy(image, sigma, args.seed + index))
-        for ensemble, method in ((False, "one_pass"), (True, "ensemble")):
-            files.denoise_files([folder / "noisy"], folder / method, endpoints, force=True, ensemble=ensemble)
+        for self_ensemble, method in ((False, "one_pass"), (True, "ensemble")):
+            files.denoise_files([folder / "noisy"], folder / method, endpoints, force=True, self_ensemble=self_ensemble)
         rows = {}
         for name, image in photos.items():
             noisy = files.read_image(folder / "noisy" / f"{name}.png")

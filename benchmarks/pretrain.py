@@ -30,7 +30,7 @@ RECIPES = {
 }
 # The denoise_ensemble signature's copies (tfvae.serving.ensemble): quarter turns suit photos, not
 # digits or clothes, which have an up.
-SELF_ENSEMBLE = {"mnist": "flip", "fashion_mnist": "flip", "cifar10": "dihedral", "photos": "dihedral"}
+ENSEMBLE_TRANSFORMS = {"mnist": "flip", "fashion_mnist": "flip", "cifar10": "dihedral", "photos": "dihedral"}
 
 # --fast: tiny data, network and budgets that prove the script runs
 FAST = {
@@ -75,7 +75,7 @@ def main(argv=None):
     name = f"{args.model}_vae"
     model = with_network_dtype(load_model(run_dir), "float32")
     target = saved_model.export_model(
-        model, args.to, name, args.version, force=args.force, ensemble=SELF_ENSEMBLE[args.model]
+        model, args.to, name, args.version, force=args.force, ensemble_transforms=ENSEMBLE_TRANSFORMS[args.model]
     )
     evaluate.evaluate(
         target,

@@ -152,7 +152,7 @@ BAD_INPUTS = {
     "EMA momentum of 1": case(lambda *_: TrainConfig(ema=1.0), ValueError, "ema=1.0"),
     "quarter-turn ensemble of non-square images": case(
         lambda _, tmp: saved_model.export_model(
-            Autoencoder((8, 16, 1), width=4, latent_dim=2), tmp / "sm", "ae", 1, ensemble="dihedral"
+            Autoencoder((8, 16, 1), width=4, latent_dim=2), tmp / "sm", "ae", 1, ensemble_transforms="dihedral"
         ),
         ValueError,
         r"square images.*\(8, 16, 1\)",

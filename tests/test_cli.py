@@ -154,3 +154,8 @@ def test_a_renamed_flag_still_sets_its_new_name(command, old, new):
 def test_a_renamed_flag_warns_naming_its_new_name(capsys):
     cli.build_parser().parse_args(["evaluate", "run", "--dataset", "mnist", "--density-samples", "7"])
     assert "--density-samples is deprecated and goes in the next release; use --iw-samples" in capsys.readouterr().err
+
+
+def test_the_old_name_of_the_ensemble_transforms_still_sets_them(capsys):
+    args = cli.build_parser().parse_args(["export", "run", "--name", "m", "--self-ensemble", "flip"])
+    assert (args.ensemble_transforms, "use --ensemble-transforms" in capsys.readouterr().err) == ("flip", True)

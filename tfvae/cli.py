@@ -10,7 +10,7 @@
     TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
         tfvae train --strategy multiworker --out /shared/runs/big        # once per worker, own index
     tfvae export runs/mnist_vae --name mnist_vae --version 1 --to saved_models
-    tfvae export runs/cifar10_vae --name cifar10_vae --version 7 --self-ensemble dihedral   # denoise_ensemble: 8 copies
+    tfvae export runs/cifar10_vae --name cifar10_vae --version 7 --ensemble-transforms dihedral   # 8 copies
     tfvae evaluate runs/mnist_vae --dataset mnist --split validation --out runs/mnist_vae/eval
     tfvae evaluate saved_models/mnist_vae/8 --dataset mnist --split test --posterior-samples 16 --out eval_test
     tfvae denoise saved_models/cifar10_vae/6 photos/ scan.png --out denoised/ [--self-ensemble]   # any size
@@ -125,7 +125,7 @@ def export_run(args):
     if args.mmse_samples is not None:
         model = with_config(model, mmse_samples=args.mmse_samples)
     target = saved_model.export_model(
-        model, args.to, args.name, args.version, force=args.force, ensemble=args.self_ensemble
+        model, args.to, args.name, args.version, force=args.force, ensemble_transforms=args.ensemble_transforms
     )
     print(f"wrote {target}")
 
@@ -144,7 +144,7 @@ def evaluate_model(args):
         data_dir=args.data_dir,
         force=args.force,
         binarize=args.binarize,
-        ensemble=args.self_ensemble,
+        self_ensemble=args.self_ensemble,
     )
     print((Path(args.out) / "evaluation.md").read_text())
 
@@ -156,7 +156,7 @@ def denoise(args):
         args.out,
         endpoints,
         force=args.force,
-        ensemble=args.self_ensemble,
+        self_ensemble=args.self_ensemble,
         posterior_samples=args.posterior_samples,
         write_samples=args.write_samples,
     )
@@ -300,11 +300,18 @@ def build_parser():
     export_command.add_argument("--version", type=int, default=1, help="integer version folder")
     export_command.add_argument("--to", default="saved_models", help="base folder")
     export_command.add_argument("--force", action="store_true", help="replace an existing version")
+    ensemble_help = (
+        "the denoise_ensemble signature (the self-ensemble) averages the denoised flipped (flip) or flipped and "
+        "rotated (dihedral) copies; none: no such signature (default: the largest that fits the model)"
+    )
+    export_command.add_argument("--ensemble-transforms", choices=sorted(ensemble.TRANSFORMS), help=ensemble_help)
     export_command.add_argument(
         "--self-ensemble",
         choices=sorted(ensemble.TRANSFORMS),
-        help="the denoise_ensemble signature averages the denoised flipped (flip) or flipped and rotated "
-        "(dihedral) copies; none: no such signature (default: the largest that fits the model)",
+        dest="ensemble_transforms",
+        action=DeprecatedFlag,
+        renamed_to="--ensemble-transforms",
+        help=argparse.SUPPRESS,
     )
     export_command.add_argument(
         "--dtype-policy",

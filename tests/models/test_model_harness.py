@@ -135,7 +135,7 @@ def served(zoo, tmp_path_factory):
     for name in (name for name in MODELS if name in TINY):
         try:
             # serving_default only: the self-ensemble's 8 passes would quadruple the export's tracing
-            export_model(zoo.trained(name), root, name, 1, ensemble="none")
+            export_model(zoo.trained(name), root, name, 1, ensemble_transforms="none")
         except Exception as error:  # reported by that model's test only
             results[name] = f"export_model failed: {error!r}"
     exported = [name for name in MODELS if name in TINY and name not in results]

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfvae.models import PCA, VAE, Autoencoder, DnCNN, architectures, fit_pca
 from tfvae.models.likelihoods import bernoulli_nll, discretized_gaussian_nll, gaussian_nll
+from tfvae.models.registry import MODELS
 from tfvae.models.vae import kl_divergence
 
 SMALL = {
@@ -388,3 +389,11 @@ def test_the_discretized_gaussian_is_finite_far_in_the_tails():
 def test_sigma_x_is_trained_only_by_the_likelihoods_that_learn_it(likelihood, trainable):
     vae = VAE((16, 16, 1), arch="conv", likelihood=likelihood, **SMALL["conv"])
     assert vae.log_sigma_x.trainable is trainable
+
+
+@pytest.mark.parametrize("name", ["ae", "vae", "hvae", "dncnn", "n2v"])
+def test_every_layer_computes_in_the_network_dtype_and_the_global_policy_stays(name):
+    model = MODELS[name].build((16, 16, 1), {"width": 4}, network_dtype="mixed_bfloat16")
+    networks = [layer for layer in model.layers if isinstance(layer, keras.Model)] or [model]
+    policies = {sub.dtype_policy.name for net in networks for sub in net.layers if sub.weights}
+    assert (policies, keras.config.dtype_policy().name) == ({"mixed_bfloat16"}, "float32")

@@ -58,7 +58,7 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("ensemble")
     model = VAE((16, 16, 1), arch="conv-spatial", width=4, latent_dim=2, seed=0)
     model.save(root / "m.keras")
-    args = ["export", str(root / "m.keras"), "--name", "vae", "--to", str(root), "--self-ensemble", "dihedral"]
+    args = ["export", str(root / "m.keras"), "--name", "vae", "--to", str(root), "--ensemble-transforms", "dihedral"]
     assert cli.main(args) == 0
     return model, tf.saved_model.load(str(root / "vae" / "1")), root / "vae" / "1"
 
@@ -91,5 +91,5 @@ def test_the_metadata_records_the_ensemble(exported):
 
 def test_no_ensemble_signature_when_asked_for_none(tmp_path):
     model = VAE((16, 16, 1), arch="conv-spatial", width=4, latent_dim=2, seed=0)
-    served = saved_model.export_model(model, tmp_path, "vae", 1, ensemble="none")
+    served = saved_model.export_model(model, tmp_path, "vae", 1, ensemble_transforms="none")
     assert "denoise_ensemble" not in tf.saved_model.load(str(served)).signatures

@@ -108,7 +108,7 @@ def test_a_folder_reports_its_progress_image_by_image(tmp_path, capsys):
 @pytest.mark.parametrize("size", [(5, 5), (300, 201), (2000, 2000)])
 def test_a_fully_convolutional_saved_model_denoises_any_size_in_its_size(tmp_path, size):
     model = VAE((16, 16, 3), width=4, latent_dim=2, seed=0)
-    served = saved_model.export_model(model, tmp_path / "served", "vae", 1, ensemble="none")
+    served = saved_model.export_model(model, tmp_path / "served", "vae", 1, ensemble_transforms="none")
     out = denoise_one(tmp_path, "big.png", np.zeros((*size, 3), np.uint8), load_endpoints(served))
     assert files.read_image(out).shape == (*size, 3)
 
@@ -118,14 +118,14 @@ def test_the_self_ensemble_flag_uses_the_ensemble_signature(tmp_path):
     endpoints = standin(1)
     endpoints.denoise_ensemble = lambda batch: seen.append(batch.shape) or np.asarray(batch)
     write_png(tmp_path / "in" / "a.png", GREY)
-    files.denoise_files([tmp_path / "in"], tmp_path / "out", endpoints, ensemble=True, progress=False)
+    files.denoise_files([tmp_path / "in"], tmp_path / "out", endpoints, self_ensemble=True, progress=False)
     assert seen
 
 
 def test_the_self_ensemble_flag_needs_a_model_with_one(tmp_path):
     write_png(tmp_path / "in" / "a.png", GREY)
     with pytest.raises(ValueError, match="self-ensemble"):
-        files.denoise_files([tmp_path / "in"], tmp_path / "out", standin(1), ensemble=True, progress=False)
+        files.denoise_files([tmp_path / "in"], tmp_path / "out", standin(1), self_ensemble=True, progress=False)
 
 
 def test_denoise_command_writes_same_names_and_never_overwrites(tmp_path, capsys):
@@ -227,7 +227,7 @@ def test_samples_without_write_samples_write_only_the_mean_and_std(tmp_path):
     ("kwargs", "message"),
     [
         ({"posterior_samples": -1}, "Received: -1"),
-        ({"posterior_samples": 2, "ensemble": True}, "not both"),
+        ({"posterior_samples": 2, "self_ensemble": True}, "not both"),
         ({"write_samples": True}, "Expected --posterior-samples K"),
     ],
 )

@@ -44,7 +44,7 @@ def evaluate(
     data_dir: str | None = None,
     force: bool = False,
     binarize: bool = False,
-    ensemble: bool = False,
+    self_ensemble: bool = False,
 ) -> dict:
     """Scores a trained model against the baselines on one split of a dataset: `tfvae evaluate`.
 
@@ -73,7 +73,7 @@ def evaluate(
         binarize: bool, replace each clean image by one seeded Bernoulli sample of its pixels
             (dynamically binarized MNIST, the setting of the density literature). Defaults to
             `False`.
-        ensemble: bool, score the model's self-ensemble instead of its single pass. Defaults to
+        self_ensemble: bool, score the model's self-ensemble instead of its single pass. Defaults to
             `False`.
 
     Returns:
@@ -83,7 +83,7 @@ def evaluate(
 
     Raises:
         FileExistsError: if `out` holds an evaluation and `force` is False.
-        ValueError: if `ensemble` is asked of a model without a self-ensemble, or the data or
+        ValueError: if `self_ensemble` is asked of a model without a self-ensemble, or the data or
             the split are invalid (see `tfvae.data.load`).
 
     Examples:
@@ -114,9 +114,9 @@ def evaluate(
             f"{out} already holds an evaluation; pass --force to overwrite it or choose another --out."
         )
     endpoints = load_endpoints(model_path)
-    if ensemble and endpoints.denoise_ensemble is None:
+    if self_ensemble and endpoints.denoise_ensemble is None:
         raise ValueError(f"Expected a model with a self-ensemble. Received: {model_path} without one.")
-    denoise = endpoints.denoise_ensemble if ensemble else endpoints.denoise
+    denoise = endpoints.denoise_ensemble if self_ensemble else endpoints.denoise
     evaluated = sources.load(dataset, split, data_dir=data_dir, seed=seed)
     clean, labels = evaluated.images[:limit], evaluated.labels[:limit]
     if binarize:
@@ -132,7 +132,7 @@ def evaluate(
         "images": len(clean),
         "seed": seed,
         "binarized": binarize,
-        "self_ensemble": ensemble,
+        "self_ensemble": self_ensemble,
         "baseline_settings": settings,
         "denoising": compare(methods, clean, specs, seed, slow_rows(methods)),
     }

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfvae.data.images import check_image_batch
 from tfvae.models.arguments import check_count
-from tfvae.models.precision import global_dtype_policy
+from tfvae.models.precision import PolicyLayers
 from tfvae.models.training_defaults import TrainingDefaults
 
 
@@ -62,8 +62,7 @@ class DnCNN(TrainingDefaults, keras.Model):
         self.conv_layers = conv_layers
         self.width = width
         self.network_dtype = network_dtype
-        with global_dtype_policy(network_dtype):
-            self.noise_estimator = self.build_noise_estimator()
+        self.noise_estimator = self.build_noise_estimator()
         self.built = True
 
     def build_noise_estimator(self) -> keras.Model:
@@ -79,20 +78,21 @@ class DnCNN(TrainingDefaults, keras.Model):
             >>> len([layer for layer in estimator.layers if "conv" in layer.name])
             3
         """
+        layers = PolicyLayers(self.network_dtype)
         middle = []
         for _ in range(self.conv_layers - 2):
             middle += [
-                keras.layers.Conv2D(self.width, 3, padding="same", use_bias=False),
-                keras.layers.BatchNormalization(momentum=0.9),
-                keras.layers.ReLU(),
+                layers.Conv2D(self.width, 3, padding="same", use_bias=False),
+                layers.BatchNormalization(momentum=0.9),
+                layers.ReLU(),
             ]
         return keras.Sequential(
             [
                 keras.Input((None, None, self.image_shape[-1])),
-                keras.layers.Conv2D(self.width, 3, padding="same", activation="relu"),
+                layers.Conv2D(self.width, 3, padding="same", activation="relu"),
                 *middle,
                 # Zero-initialised: an untrained DnCNN is the identity, and training only improves on the input.
-                keras.layers.Conv2D(self.image_shape[-1], 3, padding="same", kernel_initializer="zeros"),
+                layers.Conv2D(self.image_shape[-1], 3, padding="same", kernel_initializer="zeros"),
             ],
             name="noise_estimator",
         )

@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from tfvae.data.images import check_image_batch
 from tfvae.models import architectures
-from tfvae.models.precision import global_dtype_policy
 from tfvae.models.training_defaults import TrainingDefaults
 
 
@@ -65,9 +64,8 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
             conv_layers=conv_layers,
         )
         self.network_dtype = network_dtype
-        with global_dtype_policy(network_dtype):
-            self.encoder = self.architecture.build_encoder(self.image_shape, heads)
-            self.decoder = self.architecture.build_decoder(self.image_shape)
+        self.encoder = self.architecture.build_encoder(self.image_shape, heads, network_dtype)
+        self.decoder = self.architecture.build_decoder(self.image_shape, network_dtype)
 
     def uses_xla(self) -> bool:
         """Whether `compile(jit_compile="auto")` compiles the model with XLA.

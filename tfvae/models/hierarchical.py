@@ -28,13 +28,12 @@ from collections.abc import Callable
 
 import keras
 import tensorflow as tf
-from keras import layers
 
 from tfvae.data.images import check_image_batch
 from tfvae.models.architectures.base import IMAGE_CHANNELS
 from tfvae.models.arguments import check_count
 from tfvae.models.objective import Objective
-from tfvae.models.precision import global_dtype_policy
+from tfvae.models.precision import PolicyLayers
 from tfvae.models.variational import VariationalModel, gaussian_kl, gaussian_log_density, per_image
 
 activation = keras.activations.silu
@@ -136,7 +135,9 @@ class HierarchicalVAE(VariationalModel):
         self.residual_blocks = residual_blocks
         self.network_dtype = network_dtype
 
-        # === Layers (index i is level i + 1) ===
+        # === Layers (index i is level i + 1), in the networks' dtype policy ===
+        layers = PolicyLayers(network_dtype)
+
         def conv(channels, size=3, name=None, **options):
             return layers.Conv2D(channels, size, padding="same", name=name, **options)
 
@@ -149,20 +150,17 @@ class HierarchicalVAE(VariationalModel):
                 for block in range(residual_blocks)
             ]
 
-        with global_dtype_policy(network_dtype):
-            self.stem = conv(width, name="stem")
-            self.down = [conv(width, strides=2, name=f"down{i + 1}") for i in range(levels)]
-            self.bottom_up_cells = [cells(f"bottom_up{i + 1}") for i in range(levels)]
-            self.posteriors = [conv(2 * latent_dim, name=f"posterior{i + 1}") for i in range(levels)]
-            self.priors = [conv(2 * latent_dim, name=f"prior{i + 1}") for i in range(levels - 1)]
-            self.latent_inputs = [conv(width, 1, name=f"latent_input{i + 1}") for i in range(levels)]
-            self.top_down_cells = [cells(f"top_down{i + 1}") for i in range(levels)]
-            # up[i] takes the state from level i + 1's resolution to level i's (0: the image's).
-            self.up = [
-                layers.Conv2DTranspose(width, 3, strides=2, padding="same", name=f"up{i}") for i in range(levels)
-            ]
-            self.output_cells = cells("output")
-            self.output_conv = conv(image_shape[2], name="output")
+        self.stem = conv(width, name="stem")
+        self.down = [conv(width, strides=2, name=f"down{i + 1}") for i in range(levels)]
+        self.bottom_up_cells = [cells(f"bottom_up{i + 1}") for i in range(levels)]
+        self.posteriors = [conv(2 * latent_dim, name=f"posterior{i + 1}") for i in range(levels)]
+        self.priors = [conv(2 * latent_dim, name=f"prior{i + 1}") for i in range(levels - 1)]
+        self.latent_inputs = [conv(width, 1, name=f"latent_input{i + 1}") for i in range(levels)]
+        self.top_down_cells = [cells(f"top_down{i + 1}") for i in range(levels)]
+        # up[i] takes the state from level i + 1's resolution to level i's (0: the image's).
+        self.up = [layers.Conv2DTranspose(width, 3, strides=2, padding="same", name=f"up{i}") for i in range(levels)]
+        self.output_cells = cells("output")
+        self.output_conv = conv(image_shape[2], name="output")
 
         self.init_objective(objective.resolved("gaussian"), seed)
         self.level_kl_trackers = [keras.metrics.Mean(name=f"kl_level{i + 1}") for i in range(levels)]

@@ -4,7 +4,6 @@ On a CPU without native bfloat16 (AVX2-only, no AVX512-BF16 / AMX) oneDNN emulat
 times slower than float32; with it, bfloat16 layers train faster. So "auto" decides by hardware.
 """
 
-import contextlib
 import functools
 import warnings
 from pathlib import Path
@@ -54,13 +53,27 @@ def resolve(policy):
     return policy
 
 
-@contextlib.contextmanager
-def global_dtype_policy(name):
-    """Keras' global dtype policy set to `name` inside the block: layers created there keep it."""
-    keras.dtype_policies.get(name)  # an unknown name fails here, with Keras' message, before anything changes
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
+class PolicyLayers:
+    """`keras.layers` whose layers are all created in one dtype policy (keras-hub's `dtype=`).
+
+    The networks' builders take it as their `layers`, so `layers.Conv2D(8, 3)` is
+    `keras.layers.Conv2D(8, 3, dtype=policy)`; Keras' global policy is never switched.
+
+    Args:
+        policy: str, a Keras dtype policy name, e.g. `"float32"` or `"mixed_bfloat16"`.
+
+    Raises:
+        ValueError: if `policy` is not a Keras dtype policy.
+
+    Examples:
+        >>> from tfvae.models.precision import PolicyLayers
+        >>> PolicyLayers("mixed_bfloat16").Dense(4).dtype_policy.name
+        'mixed_bfloat16'
+    """
+
+    def __init__(self, policy: str):
+        keras.dtype_policies.get(policy)  # an unknown name fails here, with Keras' message
+        self.policy = policy
+
+    def __getattr__(self, name):
+        return functools.partial(getattr(keras.layers, name), dtype=self.policy)

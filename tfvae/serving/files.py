@@ -148,7 +148,7 @@ def denoise_files(
     out_dir: str | Path,
     endpoints: "Endpoints",
     force: bool = False,
-    ensemble: bool = False,
+    self_ensemble: bool = False,
     posterior_samples: int = 0,
     write_samples: bool = False,
     progress: bool = True,
@@ -165,7 +165,7 @@ def denoise_files(
         out_dir: str or path, the folder the outputs go to (created if needed).
         endpoints: `Endpoints`, the model (see `load_endpoints`).
         force: bool, overwrite existing outputs. Defaults to `False`.
-        ensemble: bool, use the model's self-ensemble. Defaults to `False`.
+        self_ensemble: bool, use the model's self-ensemble. Defaults to `False`.
         posterior_samples: int, with K > 0 (a VAE) the output is the mean of K posterior draws
             (the MMSE estimate), and their per-pixel std is written as `<name>.std.<ext>`.
             Defaults to `0`.
@@ -177,7 +177,7 @@ def denoise_files(
         The list of paths written.
 
     Raises:
-        ValueError: if the options conflict (`posterior_samples` with `ensemble`,
+        ValueError: if the options conflict (`posterior_samples` with `self_ensemble`,
             `write_samples` without `posterior_samples`, sampling or an ensemble the model lacks), two inputs share a
             name, or some files failed (all named).
         FileNotFoundError: if an input does not exist, or the inputs hold no image.
@@ -212,7 +212,7 @@ def denoise_files(
             f"Received: a {endpoints.model_class} without it"
             + ("; export it again with `tfvae export` to add the signature." if endpoints.can_sample else ".")
         )
-    if posterior_samples and ensemble:
+    if posterior_samples and self_ensemble:
         raise ValueError(
             "Expected --posterior-samples or --self-ensemble, not both (the draws are not averaged over turns)."
         )
@@ -230,12 +230,12 @@ def denoise_files(
     flat = [target for outputs in targets for target in outputs]
     if len(set(flat)) != len(flat):
         raise ValueError("Two inputs share a file name; denoise them into separate --out folders.")
-    if ensemble and endpoints.denoise_ensemble is None:
+    if self_ensemble and endpoints.denoise_ensemble is None:
         raise ValueError(f"Expected a model with a self-ensemble. Received: a {endpoints.model_class} without one.")
     if posterior_samples:
         denoise = posterior_stack(endpoints.sample_posterior, posterior_samples, write_samples)
     else:
-        denoise = endpoints.denoise_ensemble if ensemble else endpoints.denoise
+        denoise = endpoints.denoise_ensemble if self_ensemble else endpoints.denoise
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     written, failures = [], []
     for number, (source, outputs) in enumerate(zip(files, targets), start=1):

@@ -156,7 +156,7 @@ def export_model(
     name: str,
     version: int,
     force: bool = False,
-    ensemble: str | None = None,
+    ensemble_transforms: str | None = None,
 ) -> Path:
     """Exports a trained model as a SavedModel for TF Serving, in `base_dir/name/version/`.
 
@@ -174,7 +174,8 @@ def export_model(
         name: str, the model's name.
         version: int >= 1, the version number.
         force: bool, replace an existing version. Defaults to `False`.
-        ensemble: str or None, the copies the denoise_ensemble signature averages: `"flip"`,
+        ensemble_transforms: str or None, the copies the denoise_ensemble signature (the
+            self-ensemble) averages: `"flip"`,
             `"dihedral"` (the 8 flips and quarter turns, for square or any-size images) or
             `"none"` (no such signature). Defaults to `None`: the largest that fits the model.
 
@@ -182,8 +183,8 @@ def export_model(
         The path of the version folder.
 
     Raises:
-        ValueError: if `version` is not a positive integer, or `ensemble` is unknown or does not
-            fit the model (dihedral on non-square fixed-size images).
+        ValueError: if `version` is not a positive integer, or `ensemble_transforms` is unknown or
+            does not fit the model (dihedral on non-square fixed-size images).
         FileExistsError: if the version exists and `force` is False.
 
     Examples:
@@ -191,7 +192,7 @@ def export_model(
         >>> from tfvae.models import DnCNN
         >>> from tfvae.serving.saved_model import export_model
         >>> model = DnCNN((8, 8, 1), conv_layers=2, width=4)
-        >>> path = export_model(model, tempfile.mkdtemp(), "dncnn", 1, ensemble="none")
+        >>> path = export_model(model, tempfile.mkdtemp(), "dncnn", 1, ensemble_transforms="none")
         >>> path.parts[-2:], (path / "saved_model.pb").is_file()
         (('dncnn', '1'), True)
     """
@@ -199,17 +200,17 @@ def export_model(
         raise ValueError(
             f"Expected version to be a positive integer (TF Serving's layout). Received: version={version!r}."
         )
-    ensemble = ensemble or default_ensemble(model.image_shape, model.size_multiple)
-    check_self_ensemble(ensemble, model.image_shape, model.size_multiple)
+    transforms = ensemble_transforms or default_ensemble(model.image_shape, model.size_multiple)
+    check_self_ensemble(transforms, model.image_shape, model.size_multiple)
     target = Path(base_dir) / name / str(version)
     if target.exists() and not force:
         raise FileExistsError(f"{target} already exists; pass --force to replace it, or export a new --version.")
     target.parent.mkdir(parents=True, exist_ok=True)
 
     def write(partial):
-        build_archive(model, ensemble).write_out(str(partial), verbose=False)
+        build_archive(model, transforms).write_out(str(partial), verbose=False)
         write_warmup_requests(partial, name, model.image_shape)
-        write_metadata(partial, model, ensemble)
+        write_metadata(partial, model, transforms)
 
     return replace_atomically(target, write)
 

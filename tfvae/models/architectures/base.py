@@ -11,6 +11,8 @@ from typing import ClassVar
 
 import keras
 
+from tfvae.models.precision import PolicyLayers
+
 IMAGE_CHANNELS = (1, 3)
 
 
@@ -52,12 +54,13 @@ class Architecture:
         """Shape of one z for images of `image_shape` (without the batch axis)."""
         return (self.latent_dim,)
 
-    def encoder_trunk(self, images):
-        """(trunk tensor, head(units, name) -> layer applied to the trunk)."""
+    def encoder_trunk(self, images, layers):
+        """(trunk tensor, head(units, name) -> layer applied to the trunk), built from `layers`
+        (`precision.PolicyLayers`: keras.layers in the networks' dtype policy)."""
         raise NotImplementedError
 
-    def decoder_output(self, latent, image_shape):
-        """The decoder's linear output tensor for the latent input."""
+    def decoder_output(self, latent, image_shape, layers):
+        """The decoder's linear output tensor for the latent input, built from `layers`."""
         raise NotImplementedError
 
     # === Shared ===
@@ -75,18 +78,21 @@ class Architecture:
                 f"Received: image_shape={image_shape}."
             )
 
-    def build_encoder(self, image_shape, heads):
-        """A keras.Model from images to a dict of latent tensors named by `heads`."""
+    def build_encoder(self, image_shape, heads, dtype="float32"):
+        """A keras.Model from images to a dict of latent tensors named by `heads`, its layers in
+        dtype policy `dtype`."""
         self.check_image_shape(image_shape)
         images = keras.Input(self.network_input_shape(image_shape), name="images")
-        trunk, head = self.encoder_trunk(images)
+        trunk, head = self.encoder_trunk(images, PolicyLayers(dtype))
         return keras.Model(images, {name: head(self.latent_dim, name)(trunk) for name in heads}, name="encoder")
 
-    def build_decoder(self, image_shape):
-        """A keras.Model from latents to the decoder's linear output, shaped like the images."""
+    def build_decoder(self, image_shape, dtype="float32"):
+        """A keras.Model from latents to the decoder's linear output, shaped like the images, its
+        layers in dtype policy `dtype`."""
         self.check_image_shape(image_shape)
         latent = keras.Input(self.network_input_shape(self.latent_shape(image_shape)), name="z")
-        return keras.Model(latent, self.decoder_output(latent, tuple(image_shape)), name="decoder")
+        output = self.decoder_output(latent, tuple(image_shape), PolicyLayers(dtype))
+        return keras.Model(latent, output, name="decoder")
 
     def network_input_shape(self, shape):
         """`shape` as a network's Input: height and width left open when fully convolutional."""
@@ -97,5 +103,6 @@ class Architecture:
         return {"arch": self.name, **dataclasses.asdict(self)}
 
 
-def dense_head(units, name):
-    return keras.layers.Dense(units, name=name)
+def dense_head(layers):
+    """head(units, name) -> a Dense layer of `layers`: the latent heads of a flat trunk."""
+    return lambda units, name: layers.Dense(units, name=name)

@@ -2,8 +2,6 @@
 
 import dataclasses
 
-from keras import layers
-
 from tfvae.models.architectures.base import Architecture, dense_head
 
 
@@ -23,12 +21,12 @@ class Conv(Architecture):
     def size_divisor(self):
         return 4
 
-    def encoder_trunk(self, images):
+    def encoder_trunk(self, images, layers):
         hidden = layers.Conv2D(self.width, 3, strides=2, padding="same", activation="relu")(images)
         hidden = layers.Conv2D(2 * self.width, 3, strides=2, padding="same", activation="relu")(hidden)
-        return layers.Flatten()(hidden), dense_head
+        return layers.Flatten()(hidden), dense_head(layers)
 
-    def decoder_output(self, latent, image_shape):
+    def decoder_output(self, latent, image_shape, layers):
         height, breadth = image_shape[0] // 4, image_shape[1] // 4
         hidden = layers.Dense(height * breadth * 2 * self.width, activation="relu")(latent)
         hidden = layers.Reshape((height, breadth, 2 * self.width))(hidden)

@@ -6,8 +6,6 @@ to it: the network starts from the linear solution and trains fast. The decoder 
 
 import dataclasses
 
-from keras import layers
-
 from tfvae.models.architectures.base import Architecture
 
 
@@ -31,12 +29,12 @@ class ConvFullres(Architecture):
     def latent_shape(self, image_shape):
         return (image_shape[0], image_shape[1], self.latent_dim)
 
-    def _convolutions(self, hidden):
+    def _convolutions(self, hidden, layers):
         for _ in range(self.conv_layers):
             hidden = layers.Conv2D(self.width, 3, padding="same", activation="relu")(hidden)
         return hidden
 
-    def encoder_trunk(self, images):
+    def encoder_trunk(self, images, layers):
         def head(units, name):
             def apply(trunk):
                 linear = layers.Conv2D(units, 1, name=f"{name}_linear")(images)
@@ -46,8 +44,10 @@ class ConvFullres(Architecture):
 
             return apply
 
-        return self._convolutions(images), head
+        return self._convolutions(images, layers), head
 
-    def decoder_output(self, latent, image_shape):
+    def decoder_output(self, latent, image_shape, layers):
         linear = layers.Conv2D(image_shape[2], 1)(latent)
-        return layers.Add()([linear, layers.Conv2D(image_shape[2], 3, padding="same")(self._convolutions(latent))])
+        return layers.Add()(
+            [linear, layers.Conv2D(image_shape[2], 3, padding="same")(self._convolutions(latent, layers))]
+        )

@@ -8,17 +8,15 @@ without changing what it computes (`grown_weights`). No skip connection crosses 
 
 import dataclasses
 
-from keras import layers
-
 from tfvae.models.architectures.base import Architecture
 
 LATENT_STRIDES = (1, 2, 4, 8)
 RESIDUAL_BLOCK = "residual_block"  # layer-name prefix; `grown_weights` finds new blocks by it
 
 
-def residual_blocks(hidden, count):
-    """`count` blocks hidden + conv(ReLU(conv(hidden))), keeping the channel count; each starts as
-    the identity (its last convolution is zero) and its layers are named residual_block<i>_*."""
+def residual_blocks(hidden, count, layers):
+    """`count` blocks hidden + conv(ReLU(conv(hidden))) of `layers`, keeping the channel count; each
+    starts as the identity (its last convolution is zero) and its layers are named residual_block<i>_*."""
     channels = hidden.shape[-1]
     for block in range(count):
         name = f"{RESIDUAL_BLOCK}{block}_"
@@ -83,21 +81,21 @@ class ConvSpatial(Architecture):
     def latent_shape(self, image_shape):
         return (image_shape[0] // self.latent_stride, image_shape[1] // self.latent_stride, self.latent_dim)
 
-    def encoder_trunk(self, images):
+    def encoder_trunk(self, images, layers):
         hidden = layers.Conv2D(self.width, 3, padding="same", activation="relu")(images)
         for level in range(1, self.levels + 1):
             hidden = layers.Conv2D(self.width * 2**level, 3, strides=2, padding="same", activation="relu")(hidden)
             hidden = layers.Conv2D(self.width * 2**level, 3, padding="same", activation="relu")(hidden)
-        hidden = residual_blocks(hidden, self.residual_blocks)
+        hidden = residual_blocks(hidden, self.residual_blocks, layers)
 
         def head(units, name):
             return layers.Conv2D(units, 1, name=name)
 
         return hidden, head
 
-    def decoder_output(self, latent, image_shape):
+    def decoder_output(self, latent, image_shape, layers):
         hidden = layers.Conv2D(self.width * 2**self.levels, 3, padding="same", activation="relu")(latent)
-        hidden = residual_blocks(hidden, self.residual_blocks)
+        hidden = residual_blocks(hidden, self.residual_blocks, layers)
         for level in reversed(range(self.levels)):
             hidden = layers.Conv2DTranspose(self.width * 2**level, 3, strides=2, padding="same", activation="relu")(
                 hidden

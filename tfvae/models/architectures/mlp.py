@@ -2,8 +2,6 @@
 
 import dataclasses
 
-from keras import layers
-
 from tfvae.models.architectures.base import Architecture, dense_head
 
 
@@ -22,11 +20,11 @@ class MLP(Architecture):
     width: int = 400
     latent_dim: int = 20
 
-    def encoder_trunk(self, images):
+    def encoder_trunk(self, images, layers):
         hidden = layers.Dense(self.width)(layers.Flatten()(images))
-        return layers.LeakyReLU(negative_slope=0.2)(hidden), dense_head
+        return layers.LeakyReLU(negative_slope=0.2)(hidden), dense_head(layers)
 
-    def decoder_output(self, latent, image_shape):
+    def decoder_output(self, latent, image_shape, layers):
         hidden = layers.Dense(self.width, activation="relu")(latent)
         pixels = layers.Dense(image_shape[0] * image_shape[1] * image_shape[2])(hidden)
         return layers.Reshape(image_shape)(pixels)
