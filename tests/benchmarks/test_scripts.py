@@ -107,3 +107,12 @@ def test_a_pretraining_rerun_reuses_its_stages_and_replaces_a_version_only_with_
     assert refused.returncode == 1 and "--force" in refused.stderr
     assert subprocess.run([*command, "--force"], **quiet).returncode == 0
     assert [(stage / "model.keras").stat().st_mtime_ns for stage in stages] == trained
+
+
+def test_unsupervised_benchmark_reports_scores_and_calibration(tiny_vae_run, fake_data, tmp_path, spawn):
+    args = ["benchmarks/unsupervised.py", "--dataset", "mnist", "--unsupervised", str(tiny_vae_run)]
+    args += ["--limit", "16", "--samples", "2", "--calibration-images", "8", "--calibration-samples", "4"]
+    assert run_script(spawn, "unsupervised", *args, "--page", str(tmp_path / "page.md")) == 0, spawn.log("unsupervised")
+    page = (tmp_path / "page.md").read_text()
+    calibration = [line for line in page.splitlines() if line.startswith(f"| unsupervised VAE {tiny_vae_run} |")]
+    assert len(calibration) == 4 and all(0 <= float(row.split("|")[3]) <= 1 for row in calibration)

@@ -137,7 +137,20 @@ def test_the_report_gives_the_nll_with_its_standard_error(evaluations):
 
 def test_uncertainty_is_the_spread_of_the_requested_posterior_samples(evaluations):
     uncertainty = evaluations["saved"][0]["uncertainty"]
-    assert uncertainty["mean_pixel_std"] > 0 and uncertainty["samples"] == 4
+    assert uncertainty["by_noise"]["gaussian:0.3"]["mean_pixel_std"] > 0 and uncertainty["samples"] == 4
+
+
+def test_uncertainty_is_reported_at_every_noise_level_scored(evaluations):
+    assert set(evaluations["saved"][0]["uncertainty"]["by_noise"]) == {*SPECS, "gaussian:0.3"}
+
+
+def test_the_coverage_of_the_draws_interval_is_a_fraction_of_the_pixels(evaluations):
+    coverage = [row["coverage_90"] for row in evaluations["saved"][0]["uncertainty"]["by_noise"].values()]
+    assert all(0 <= value <= 1 for value in coverage)
+
+
+def test_the_report_states_the_coverage(evaluations):
+    assert "coverage of the central 90 % interval" in (evaluations["saved"][1] / "evaluation.md").read_text()
 
 
 @pytest.mark.parametrize(

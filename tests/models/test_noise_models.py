@@ -94,3 +94,75 @@ def test_a_known_sigma_is_used_for_every_image():
 def test_bad_noise_model_specs_name_what_was_received(spec):
     with pytest.raises(ValueError, match=f"Received: .*{spec!r}"):
         noise_models.parse_noise_model(spec)
+
+
+# === The clean pixel given the noisy one (a decoder that predicts its variance v) ===
+def posterior_by_quadrature(noisy, signal, variance, sigma):
+    """Mean and variance of x ~ N(signal, variance) given clip(x + n, 0, 1) = noisy, by summing over a fine grid."""
+    x = np.linspace(signal - 12 * math.sqrt(variance), signal + 12 * math.sqrt(variance), 400_001)
+    prior = np.exp(-0.5 * (x - signal) ** 2 / variance)
+    if noisy <= 0:
+        likelihood = np.exp(np.vectorize(log_phi)(-x / sigma))
+    elif noisy >= 1:
+        likelihood = np.exp(np.vectorize(log_phi)((x - 1) / sigma))
+    else:
+        likelihood = np.exp(-0.5 * (noisy - x) ** 2 / sigma**2)
+    weights = prior * likelihood / (prior * likelihood).sum()
+    mean = (weights * x).sum()
+    return mean, (weights * (x - mean) ** 2).sum()
+
+
+# (noisy, signal, variance, sigma): inside the range, and clipped at 0 and at 1 near and far from the signal
+POSTERIOR_CASES = [
+    (0.6, 0.4, 0.01, 0.1),
+    (0.0, 0.1, 0.04, 0.2),
+    (0.0, 0.3, 0.01, 0.1),
+    (1.0, 0.9, 0.02, 0.3),
+    (1.0, 0.2, 0.05, 0.2),
+]
+
+
+def posterior(noisy, signal, variance, sigma):
+    mean, variance = noise_models.censored_posterior(
+        *(tf.constant(v, tf.float32) for v in (noisy, signal, variance, sigma))
+    )
+    return float(mean), float(variance)
+
+
+@pytest.mark.parametrize(("noisy", "signal", "variance", "sigma"), POSTERIOR_CASES)
+def test_the_clean_pixels_posterior_mean_is_the_closed_form(noisy, signal, variance, sigma):
+    assert posterior(noisy, signal, variance, sigma)[0] == pytest.approx(
+        posterior_by_quadrature(noisy, signal, variance, sigma)[0], abs=1e-5
+    )
+
+
+@pytest.mark.parametrize(("noisy", "signal", "variance", "sigma"), POSTERIOR_CASES)
+def test_the_clean_pixels_posterior_variance_is_the_closed_form(noisy, signal, variance, sigma):
+    assert posterior(noisy, signal, variance, sigma)[1] == pytest.approx(
+        posterior_by_quadrature(noisy, signal, variance, sigma)[1], rel=1e-3
+    )
+
+
+def test_a_decoder_sure_of_the_pixel_keeps_its_signal():
+    assert posterior(0.9, 0.3, 1e-8, 0.2)[0] == pytest.approx(0.3, abs=1e-6)
+
+
+def test_without_noise_the_noisy_pixel_is_the_clean_one():
+    assert posterior(0.9, 0.3, 0.05, 1e-5)[0] == pytest.approx(0.9, abs=1e-5)
+
+
+def test_equal_uncertainties_meet_halfway_with_half_the_variance():
+    assert posterior(0.8, 0.4, 0.04, 0.2) == pytest.approx((0.6, 0.02), abs=1e-6)
+
+
+def test_a_noisy_zero_pulls_the_clean_pixel_down():
+    assert posterior(0.0, 0.2, 0.04, 0.2)[0] < 0.2
+
+
+def test_the_signals_variance_adds_to_the_noises_in_the_likelihood():
+    rng = np.random.default_rng(0)
+    noisy = np.clip(rng.uniform(0, 1, (2, 8, 8, 1)) + 0.2 * rng.normal(size=(2, 8, 8, 1)), 0, 1).astype(np.float32)
+    signal = rng.uniform(0, 1, noisy.shape).astype(np.float32)
+    model = noise_models.GaussianNoiseModel(0.2)
+    expected = noise_models.GaussianNoiseModel(math.sqrt(0.2**2 + 0.03)).nll(noisy, signal)
+    np.testing.assert_allclose(model.nll(noisy, signal, tf.fill(noisy.shape, 0.03)), expected, rtol=1e-6)

@@ -12,8 +12,9 @@ from fakes import TINY_FIELDS, write_stroke_mnist
 from test_models import SMALL, closed_form_kl, draw_epsilon
 
 from tfvae.data import load, noisy_copy
-from tfvae.models import VAE
+from tfvae.models import VAE, Neighbor2Neighbor
 from tfvae.models.blind_spot import masked_copy
+from tfvae.models.neighbor2neighbor import neighbour_pairs
 from tfvae.models.saving import load_model
 from tfvae.training import TrainConfig, run
 
@@ -146,6 +147,20 @@ def test_learning_from_noisy_images_alone_beats_the_noisy_input(noisy_run, clean
     assert psnr(denoised, clean) > psnr(noisy, clean) + 3.0  # a constant output scores 13.9 dB, the noisy input 16.6
 
 
+@pytest.fixture(scope="module")
+def variance_run(noisy_mnist, tmp_path_factory):
+    """The same VAE with a decoder that predicts each clean pixel's variance."""
+    fields = {**NOISY_RUN, "dataset": str(noisy_mnist), "decoder_variance": True}
+    return run.train(TrainConfig(**fields, out=str(tmp_path_factory.mktemp("variance"))))
+
+
+def test_a_variance_aware_vae_from_noisy_images_alone_beats_the_noisy_input(variance_run, clean_mnist):
+    clean = load(clean_mnist, "test").images[:256]
+    noisy = np.clip(clean + 0.2 * np.random.default_rng(5).normal(size=clean.shape), 0, 1).astype(np.float32)
+    denoised = np.asarray(load_model(variance_run).predict_on_batch(noisy))
+    assert psnr(denoised, clean) > psnr(noisy, clean) + 3.0  # a constant output scores 13.9 dB, the noisy input 16.6
+
+
 def test_a_noisy_target_run_reports_no_clean_scores(noisy_run):
     assert "gaussian" not in json.loads((noisy_run / "metrics.json").read_text())
 
@@ -190,17 +205,63 @@ def test_the_masked_input_does_not_depend_on_the_masked_pixels(masked):
     np.testing.assert_array_equal(masked_copy(tf.constant(changed), 0.05, SEED)[0].numpy(), copy)
 
 
+# === Neighbor2Neighbor, sub-image pairs ===
 @pytest.fixture(scope="module")
-def noise2void_run(noisy_mnist, tmp_path_factory):
-    fields = {**NOISY_RUN, "model": "n2v", "noise_model": None, "conv_layers": 5, "steps_per_epoch": 40}
-    fields.update(dataset=str(noisy_mnist), out=str(tmp_path_factory.mktemp("n2v")))
+def pairs():
+    """Images whose every pixel value is its own flat index, and their sub-image pair."""
+    images = np.arange(4 * 8 * 6 * 1, dtype=np.float32).reshape(4, 8, 6, 1)
+    first, second = neighbour_pairs(tf.constant(images), SEED)
+    return images, first.numpy().astype(int), second.numpy().astype(int)
+
+
+def test_the_sub_images_are_half_the_height_and_width(pairs):
+    assert pairs[1].shape == pairs[2].shape == (4, 4, 3, 1)
+
+
+def test_each_sub_image_pixel_comes_from_its_own_2x2_cell(pairs):
+    _, first, second = pairs
+    cell_rows = np.arange(4)[None, :, None, None]
+    cell_columns = np.arange(3)[None, None, :, None]
+    within = [((v // 6) % 8 // 2 == cell_rows) & ((v % 6) // 2 == cell_columns) for v in (first, second)]
+    assert np.all(within[0] & within[1])
+
+
+def test_the_two_pixels_of_a_cell_are_different_neighbours(pairs):
+    _, first, second = pairs
+    distance = np.abs((first // 6) % 8 - (second // 6) % 8) + np.abs(first % 6 - second % 6)
+    assert np.all(distance == 1)  # beside or above/below, never the same pixel, never diagonal
+
+
+def test_every_pixel_of_the_cell_is_chosen(pairs):
+    _, first, _ = pairs
+    assert set(((first // 6) % 2 * 2 + first % 2).ravel()) == {0, 1, 2, 3}
+
+
+def test_one_seed_picks_the_same_pixels_of_any_image(pairs):
+    images, first, _ = pairs
+    doubled = neighbour_pairs(tf.constant(2 * images), SEED)[0].numpy()
+    np.testing.assert_array_equal(doubled, 2 * first)
+
+
+def test_neighbor2neighbor_refuses_odd_sized_training_images():
+    model = Neighbor2Neighbor((7, 8, 1), conv_layers=3, width=4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="even height and width"):
+        model.self_supervised_loss(np.zeros((2, 7, 8, 1), np.float32), 0, training=False)
+
+
+# === Both self-supervised baselines, trained ===
+@pytest.fixture(scope="module", params=["n2v", "n2n"])
+def self_supervised_run(request, noisy_mnist, tmp_path_factory):
+    """Noise2Void and Neighbor2Neighbor trained on the noisy copy alone."""
+    fields = {**NOISY_RUN, "model": request.param, "noise_model": None, "conv_layers": 5, "steps_per_epoch": 40}
+    fields.update(dataset=str(noisy_mnist), out=str(tmp_path_factory.mktemp(request.param)))
     return run.train(TrainConfig(**fields))
 
 
-def test_noise2void_on_noisy_images_alone_beats_the_noisy_input(noise2void_run, clean_mnist):
+def test_a_self_supervised_baseline_on_noisy_images_alone_beats_the_noisy_input(self_supervised_run, clean_mnist):
     clean = load(clean_mnist, "test").images[:256]
     noisy = np.clip(clean + 0.2 * np.random.default_rng(5).normal(size=clean.shape), 0, 1).astype(np.float32)
-    denoised = np.asarray(load_model(noise2void_run).predict_on_batch(noisy))
+    denoised = np.asarray(load_model(self_supervised_run).predict_on_batch(noisy))
     assert psnr(denoised, clean) > psnr(noisy, clean) + 2.0  # a constant output scores 13.9 dB, the noisy input 16.6
 
 

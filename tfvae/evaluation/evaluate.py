@@ -15,6 +15,7 @@ from tfvae.data import sources
 from tfvae.data.images import check_images
 from tfvae.data.noise import add_noise
 from tfvae.evaluation import density, figures
+from tfvae.evaluation.metrics import interval_coverage, std_error_correlation
 from tfvae.evaluation.scoring import (
     HEADLINE_SIGMAS,
     HEADLINE_SPECS,
@@ -141,7 +142,7 @@ def evaluate(
         results["latent_usage"] = density.latent_usage(endpoints.model, clean)
     out.mkdir(parents=True, exist_ok=True)
     if endpoints.can_sample and posterior_samples > 1:
-        results["uncertainty"] = uncertainty_report(endpoints, clean[:256], seed, posterior_samples, out)
+        results["uncertainty"] = uncertainty_report(endpoints, clean[:256], specs, seed, posterior_samples, out)
     (out / "evaluation.json").write_text(json.dumps(results, indent=2))
     (out / "evaluation.md").write_text(summary(results, specs))
     draw_figures(endpoints, results, clean, labels, out, seed)
@@ -158,9 +159,14 @@ def summary(results, specs):
     if "uncertainty" in results:
         u = results["uncertainty"]
         lines += [
-            f"Uncertainty ({u['samples']} posterior samples, {u['noise']}): "
-            f"mean per-pixel std {u['mean_pixel_std']:.4f}; "
-            f"correlation of std with |error| {u['std_error_correlation']:.2f}.",
+            f"Uncertainty ({u['samples']} posterior samples of {u['images']} images):",
+            "",
+            "| noise | mean per-pixel std | coverage of the central 90 % interval | corr(std, abs. error) |",
+            "|---|---|---|---|",
+            *(
+                f"| {spec} | {r['mean_pixel_std']:.4f} | {r['coverage_90']:.3f} | {r['std_error_correlation']:.2f} |"
+                for spec, r in u["by_noise"].items()
+            ),
             "",
         ]
     if "density" in results:
@@ -223,47 +229,47 @@ def draw_figures(endpoints, results, clean, labels, out, seed):
         figures.save(figures.image_grid(rows, title="decoded z ~ N(0, I)"), out / "samples.png")
 
 
-def uncertainty_report(endpoints, clean, seed, samples, out):
-    """Summary of the posterior spread (how unsure, and whether unsure where wrong); draws uncertainty.png."""
-    noisy, mean, std = posterior_spread(endpoints, clean, seed, samples)
-    scale = max(float(std[:8].max()), 1e-6)
-    rows = {
-        f"noisy {UNCERTAINTY_NOISE}": noisy[:8],
-        "posterior mean": mean[:8],
-        f"std (x{1 / scale:.0f})": std[:8] / scale,
-        "clean": clean[:8],
-    }
-    figures.save(
-        figures.image_grid(rows, title=f"uncertainty from {samples} posterior samples"), out / "uncertainty.png"
-    )
-    return {
-        "noise": UNCERTAINTY_NOISE,
-        "samples": samples,
-        "images": len(clean),
-        "mean_pixel_std": float(std.mean()),
-        "std_error_correlation": float(np.corrcoef(std.ravel(), np.abs(mean - clean).ravel())[0, 1]),
-    }
+def uncertainty_report(endpoints, clean, specs, seed, samples, out):
+    """How unsure the posterior draws are and whether they know it, per noise spec: the mean
+    per-pixel std, the coverage of their central 90 % interval and the std's correlation with the
+    error; draws uncertainty.png (at `UNCERTAINTY_NOISE`)."""
+    by_noise = {}
+    for spec in dict.fromkeys([*specs, UNCERTAINTY_NOISE]):
+        noisy = add_noise(check_images(clean), spec, seed=seed)
+        draws = posterior_draws(endpoints, noisy, seed, samples)
+        by_noise[spec] = {
+            "mean_pixel_std": float(draws.std(axis=1).mean()),
+            "coverage_90": interval_coverage(draws, clean),
+            "std_error_correlation": std_error_correlation(draws, clean),
+        }
+        if spec == UNCERTAINTY_NOISE:
+            mean, std = draws.mean(axis=1), draws.std(axis=1)
+            scale = max(float(std[:8].max()), 1e-6)
+            rows = {f"noisy {spec}": noisy[:8], "posterior mean": mean[:8], f"std (x{1 / scale:.0f})": std[:8] / scale}
+            rows["clean"] = clean[:8]
+            title = f"uncertainty from {samples} posterior samples"
+            figures.save(figures.image_grid(rows, title=title), out / "uncertainty.png")
+    return {"samples": samples, "images": len(clean), "by_noise": by_noise}
 
 
-def posterior_spread(endpoints, clean, seed, samples, batch_size=256):
-    """(noisy, mean, per-pixel std) of `samples` decoded posterior draws per noisy image: from the
-    `sample_posterior` signature (every level of a hierarchical VAE), or for SavedModels exported
-    before it, from encode and decode."""
-    noisy = add_noise(check_images(clean), UNCERTAINTY_NOISE, seed=seed)
+def posterior_draws(endpoints, noisy, seed, samples, batch_size=256):
+    """`samples` posterior draws per noisy image, (N, K, H, W, C): from the `sample_posterior`
+    signature (every level of a hierarchical VAE, each pixel's own uncertainty with a variance
+    head), or for SavedModels exported before it, decoded from encode's posterior."""
     if endpoints.sample_posterior is not None:
-        drawn = [
-            endpoints.sample_posterior(noisy[i : i + batch_size], samples) for i in range(0, len(noisy), batch_size)
-        ]
-        return noisy, *(np.concatenate([np.asarray(d[key]) for d in drawn]) for key in ("mean", "std"))
+        return np.concatenate(
+            [
+                np.asarray(endpoints.sample_posterior(noisy[i : i + batch_size], samples)["samples"])
+                for i in range(0, len(noisy), batch_size)
+            ]
+        )
     latents = endpoints.encode(noisy)
     rng = np.random.default_rng(seed)
-    draws = np.stack(
-        [
-            endpoints.decode(
-                latents["z_mean"]
-                + np.exp(0.5 * latents["z_log_var"]) * rng.standard_normal(latents["z_mean"].shape).astype(np.float32)
-            )
-            for _ in range(samples)
-        ]
-    )
-    return noisy, draws.mean(axis=0), draws.std(axis=0)
+    draws = [
+        endpoints.decode(
+            latents["z_mean"]
+            + np.exp(0.5 * latents["z_log_var"]) * rng.standard_normal(latents["z_mean"].shape).astype(np.float32)
+        )
+        for _ in range(samples)
+    ]
+    return np.stack(draws, axis=1)

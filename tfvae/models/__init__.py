@@ -1,5 +1,5 @@
-"""The models of the PCA -> autoencoder -> VAE -> hierarchical VAE path (and the DnCNN and
-Noise2Void baselines), all keras.Models that train themselves and serialize to .keras.
+"""The models of the PCA -> autoencoder -> VAE -> hierarchical VAE path (and the DnCNN,
+Noise2Void and Neighbor2Neighbor baselines), all keras.Models that train themselves and serialize to .keras.
 
     vae = VAE((28, 28, 1), arch="conv-spatial", latent_dim=8)   # unset: the architecture's defaults
     vae.compile()                                              # the model's own training defaults
@@ -11,6 +11,7 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.blind_spot import Noise2Void
 from tfvae.models.dncnn import DnCNN
 from tfvae.models.hierarchical import HierarchicalVAE
+from tfvae.models.neighbor2neighbor import Neighbor2Neighbor
 from tfvae.models.objective import Objective
 from tfvae.models.pca import PCA, fit_pca
 from tfvae.models.sampling import Sampling
@@ -23,6 +24,7 @@ __all__ = [
     "Autoencoder",
     "DnCNN",
     "HierarchicalVAE",
+    "Neighbor2Neighbor",
     "Noise2Void",
     "Objective",
     "Sampling",

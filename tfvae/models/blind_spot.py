@@ -11,8 +11,7 @@ inference it sees the whole, unmasked image.
 import keras
 import tensorflow as tf
 
-from tfvae.models.dncnn import DnCNN
-from tfvae.models.metrics import psnr
+from tfvae.models.self_supervised import SelfSupervisedDenoiser
 
 NEIGHBOURHOOD = 2  # a masked pixel takes a value from up to 2 pixels away in each direction
 
@@ -42,7 +41,7 @@ def masked_copy(images, fraction, seed):
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class Noise2Void(DnCNN):
+class Noise2Void(SelfSupervisedDenoiser):
     """Noise2Void: DnCNN's network trained as a blind-spot denoiser on noisy images alone.
 
     In training, a few pixels of each noisy image are replaced by a random neighbour's value and
@@ -76,23 +75,13 @@ class Noise2Void(DnCNN):
         (2, 8, 8, 1)
     """
 
-    default_loss = None  # train_step computes the masked loss
-
     def __init__(self, image_shape: tuple, masked_fraction: float = 1 / 64, seed: int = 0, **kwargs):
-        super().__init__(image_shape, **kwargs)
+        super().__init__(image_shape, seed=seed, **kwargs)
         if not 0 < masked_fraction < 1:
             raise ValueError(f"Expected 0 < masked_fraction < 1. Received: masked_fraction={masked_fraction!r}.")
         self.masked_fraction = masked_fraction
-        self.seed = seed
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.psnr_tracker = keras.metrics.Mean(name="psnr")
 
-    @property
-    def metrics(self):
-        """The trackers `fit` reports and resets each epoch: the masked loss and psnr."""
-        return [self.loss_tracker, self.psnr_tracker]
-
-    def masked_loss(self, noisy: tf.Tensor, step: int | tf.Tensor, training: bool) -> tf.Tensor:
+    def self_supervised_loss(self, noisy: tf.Tensor, step: int | tf.Tensor, training: bool) -> tf.Tensor:
         """The mean squared error at masked pixels of `noisy`, each predicted from its neighbourhood.
 
         Args:
@@ -108,35 +97,14 @@ class Noise2Void(DnCNN):
             >>> from tfvae.models import Noise2Void
             >>> model = Noise2Void((8, 8, 1), conv_layers=3, width=4, masked_fraction=0.25)
             >>> flat = np.full((2, 8, 8, 1), 0.5, "float32")  # every neighbour predicts it exactly
-            >>> round(float(model.masked_loss(flat, step=0, training=False)), 6)
+            >>> round(float(model.self_supervised_loss(flat, step=0, training=False)), 6)
             0.0
         """
-        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        masked, mask = masked_copy(noisy, self.masked_fraction, seed)
+        masked, mask = masked_copy(noisy, self.masked_fraction, self.step_seed(step))
         predicted = self(masked, training=training)
         channels = tf.cast(tf.shape(noisy)[-1], noisy.dtype)
         return tf.reduce_sum(mask * tf.square(predicted - noisy)) / (tf.reduce_sum(mask) * channels + 1e-8)
 
-    def train_step(self, data):
-        """One optimizer step on the masked loss of a batch of noisy images; returns the logs."""
-        noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            loss = self.masked_loss(noisy, self.optimizer.iterations, training=True)
-            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
-        self.optimizer.apply(tape.gradient(scaled, self.trainable_weights), self.trainable_weights)
-        return self._track(loss, noisy, clean)
-
-    def test_step(self, data):
-        """The masked loss and the PSNR of a validation batch; returns the logs."""
-        noisy, clean, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._track(self.masked_loss(noisy, -1, training=False), noisy, clean)
-
-    def _track(self, loss, noisy, clean):
-        """PSNR against `clean` when the data hold it (never in training on noisy images alone)."""
-        self.loss_tracker.update_state(loss)
-        self.psnr_tracker.update_state(psnr(noisy if clean is None else clean, self(noisy, training=False)))
-        return {m.name: m.result() for m in self.metrics}
-
     def get_config(self):
         """The model's config: DnCNN's, `masked_fraction` and `seed`."""
-        return {**super().get_config(), "masked_fraction": self.masked_fraction, "seed": self.seed}
+        return {**super().get_config(), "masked_fraction": self.masked_fraction}

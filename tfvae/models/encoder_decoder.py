@@ -30,6 +30,8 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         conv_layers: int or None, conv-fullres's convolutions. Defaults to `None`.
         network_dtype: str, the Keras dtype policy the encoder and decoder compute in,
             `"float32"` or `"mixed_bfloat16"`. Defaults to `"float32"`.
+        decoder_outputs: int, values the decoder outputs per pixel and channel (the
+            likelihood's parameters). Defaults to `1`.
 
     Raises:
         ValueError: if `arch` is unknown, or a hyperparameter is invalid or not the architecture's.
@@ -51,6 +53,7 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         residual_blocks=None,
         conv_layers=None,
         network_dtype="float32",
+        decoder_outputs=1,
         **kwargs,
     ):
         super().__init__(**{"dtype": "float32", **kwargs})
@@ -65,7 +68,7 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         )
         self.network_dtype = network_dtype
         self.encoder = self.architecture.build_encoder(self.image_shape, heads, network_dtype)
-        self.decoder = self.architecture.build_decoder(self.image_shape, network_dtype)
+        self.decoder = self.architecture.build_decoder(self.image_shape, network_dtype, decoder_outputs)
 
     def uses_xla(self) -> bool:
         """Whether `compile(jit_compile="auto")` compiles the model with XLA.

@@ -160,7 +160,7 @@ class HierarchicalVAE(VariationalModel):
         # up[i] takes the state from level i + 1's resolution to level i's (0: the image's).
         self.up = [layers.Conv2DTranspose(width, 3, strides=2, padding="same", name=f"up{i}") for i in range(levels)]
         self.output_cells = cells("output")
-        self.output_conv = conv(image_shape[2], name="output")
+        self.output_conv = conv(image_shape[2] * objective.decoder_outputs, name="output")
 
         self.init_objective(objective.resolved("gaussian"), seed)
         self.level_kl_trackers = [keras.metrics.Mean(name=f"kl_level{i + 1}") for i in range(levels)]
@@ -313,7 +313,7 @@ class HierarchicalVAE(VariationalModel):
             self.bottom_up(images, training),
             training=training,
         )
-        return self.likelihood_mean(output)
+        return self.clean_moments(images, output)[0]
 
     def posterior_state(self, images: tf.Tensor) -> tuple:
         """Computes what the posterior draws of a batch share, once per batch.
@@ -322,21 +322,24 @@ class HierarchicalVAE(VariationalModel):
             images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
 
         Returns:
-            A tuple `(bottom_up(images), (H, W))`, for `posterior_draw`.
+            A tuple `(images, bottom_up(images))`, for `draw_moments`.
 
         Examples:
             >>> import numpy as np
             >>> from tfvae.models import HierarchicalVAE
             >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
             >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
-            >>> features, size = hvae.posterior_state(images)
-            >>> len(features), [int(n) for n in size]
-            (2, [8, 8])
+            >>> _, features = hvae.posterior_state(images)
+            >>> len(features)
+            2
         """
-        return self.bottom_up(images), tf.shape(images)[1:3]
+        images = tf.convert_to_tensor(images)
+        return images, self.bottom_up(images)
 
-    def posterior_draw(self, state: tuple, seed: int | tf.Tensor, index: int | tf.Tensor) -> tf.Tensor:
-        """Decodes draw number `index` of z ~ q(z | images), level by level, seeded by `(seed, index)`.
+    def draw_moments(self, state: tuple, seed: int | tf.Tensor, index: int | tf.Tensor) -> tuple:
+        """The clean image's mean and variance given draw `index` of z ~ q(z | images), level by level.
+
+        The draw is seeded by `(seed, index)`; the moments are `clean_moments` of its output.
 
         Args:
             state: tuple, the `posterior_state` of the images.
@@ -344,17 +347,19 @@ class HierarchicalVAE(VariationalModel):
             index: int or integer tensor, which draw.
 
         Returns:
-            A float32 tensor of the images' shape: one plausible clean version of each image.
+            A tuple `(mean, variance)` of float32 tensors of the images' shape: the mean is one
+            plausible clean version of each image.
 
         Examples:
             >>> import numpy as np
             >>> from tfvae.models import HierarchicalVAE
             >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
             >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
-            >>> tuple(hvae.posterior_draw(hvae.posterior_state(images), seed=0, index=1).shape)
-            (2, 8, 8, 1)
+            >>> mean, variance = hvae.draw_moments(hvae.posterior_state(images), seed=0, index=1)
+            >>> tuple(mean.shape), float(variance.numpy().max())
+            ((2, 8, 8, 1), 0.0)
         """
-        features, size = state
+        images, features = state
         draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
 
         def draw(i, posterior, prior):
@@ -363,7 +368,7 @@ class HierarchicalVAE(VariationalModel):
                 lambda shape: tf.random.stateless_normal(shape, tf.random.experimental.stateless_fold_in(draw_seed, i)),
             )
 
-        return self.likelihood_mean(self.top_down(draw, size, features)[0])
+        return self.clean_moments(images, self.top_down(draw, tf.shape(images)[1:3], features)[0])
 
     def posterior_levels(self, images: tf.Tensor) -> list:
         """The posterior and conditional prior of every level, on the posterior-mean path.
@@ -526,7 +531,7 @@ class HierarchicalVAE(VariationalModel):
         Returns:
             A dict: `"loss"`, `"reconstruction"` (nats per image), `"kl"` (the sum of each
                 level's analytic KL), `"kl_levels"` (the list of them) and `"reconstructed"`
-                (the mean image of the draw).
+                (the clean estimate of the draw).
 
         Examples:
             >>> import numpy as np
@@ -557,7 +562,7 @@ class HierarchicalVAE(VariationalModel):
             "reconstruction": reconstruction,
             "kl": kl,
             "kl_levels": kl_levels,
-            "reconstructed": self.likelihood_mean(output),
+            "reconstructed": self.clean_moments(noisy, output)[0],
         }
 
     def log_importance_weights(

@@ -6,6 +6,11 @@ Gaussian, exact for clipped noise: a noisy 0 has probability Phi((0 - s) / sigma
 fell at or below 0), a noisy 1 has 1 - Phi((1 - s) / sigma), and a value inside has the density
 N(x; s, sigma^2). Ignoring the clipping would pull the signal away from the bounds (MNIST is mostly 0).
 
+With a decoder that also predicts how unsure it is of each clean pixel, x ~ N(s, v) given z, the
+noisy pixel is N(s, v + sigma^2) (censored the same way), and the clean pixel given the noisy one is
+known in closed form (`censored_posterior`): the estimate takes the noisy pixel back in where the
+decoder is unsure (Laine et al. 2019's step for a blind-spot network, here for a VAE).
+
 Specs: "gaussian:0.2" (sigma known, the same for every image) or "gaussian:auto" (sigma estimated
 per image from the noisy image itself, `estimate_sigma`: a blind model).
 """
@@ -36,6 +41,44 @@ def censored_gaussian_nll(noisy, signal, sigma):
     at_zero = -log_ndtr(-signal / sigma)
     at_one = -log_ndtr((signal - 1.0) / sigma)
     return tf.where(noisy <= 0.0, at_zero, tf.where(noisy >= 1.0, at_one, inside))
+
+
+def censored_posterior(noisy, signal, signal_variance, sigma):
+    """Mean and variance of a clean pixel x ~ N(signal, signal_variance) given its noisy value
+    noisy = clip(x + n, 0, 1), n ~ N(0, sigma^2); every argument broadcasts (e.g. sigma (N, 1, 1, 1)).
+
+    Inside (0, 1) the two Gaussians combine: mean (sigma^2 signal + v noisy) / (sigma^2 + v),
+    variance v sigma^2 / (sigma^2 + v). A noisy 0 says only t = x + n <= 0 (a noisy 1, t >= 1): x
+    given t is Gaussian with slope v / (v + sigma^2), so the moments follow from those of the
+    truncated normal t, with the inverse Mills ratio lambda = phi(a) / Phi(a).
+
+    Examples:
+        >>> from tfvae.models.noise_models import censored_posterior
+        >>> mean, variance = censored_posterior(0.8, 0.4, 0.04, 0.2)  # equal variances: halfway
+        >>> round(float(mean), 4), round(float(variance), 4)
+        (0.6, 0.02)
+    """
+    noisy, signal, variance, sigma = (
+        tf.convert_to_tensor(v, tf.float32) for v in (noisy, signal, signal_variance, sigma)
+    )
+    noise_variance = tf.square(sigma)
+    total = variance + noise_variance
+    total_std = tf.sqrt(total)
+    gain = variance / total  # the slope of E[x | t]
+    within = variance * noise_variance / total  # Var[x | t]
+    inside_mean = signal + gain * (noisy - signal)
+
+    def truncated(a, direction):  # t's standardised bound a, t on the side -direction of it
+        mills = tf.exp(-0.5 * tf.square(a) - 0.5 * math.log(2 * math.pi) - log_ndtr(a))
+        mean = signal - direction * gain * total_std * mills
+        spread = tf.maximum(1.0 - a * mills - tf.square(mills), 0.0)  # Var[t | bound] / total
+        return mean, within + tf.square(gain) * total * spread
+
+    low_mean, low_variance = truncated((0.0 - signal) / total_std, 1.0)
+    high_mean, high_variance = truncated((signal - 1.0) / total_std, -1.0)
+    mean = tf.where(noisy <= 0.0, low_mean, tf.where(noisy >= 1.0, high_mean, inside_mean))
+    variance = tf.where(noisy <= 0.0, low_variance, tf.where(noisy >= 1.0, high_variance, within))
+    return mean, variance
 
 
 # The residual noisy - median(8 neighbours) has std sigma * RING_RESIDUAL_SCALE on a flat image (the
@@ -129,10 +172,19 @@ class GaussianNoiseModel:
         )
         return tf.reshape(estimated, [-1, 1, 1, 1])
 
-    def nll(self, noisy, signal):
-        """-log p(noisy | signal) per image (summed over pixels, nats)."""
-        per_pixel = censored_gaussian_nll(noisy, signal, self.sigmas(noisy))
+    def nll(self, noisy, signal, signal_variance=None):
+        """-log p(noisy | signal) per image (summed over pixels, nats); with `signal_variance` (the
+        decoder's uncertainty about each clean pixel) the noisy pixel's variance is its sum with sigma^2."""
+        sigma = self.sigmas(noisy)
+        if signal_variance is not None:
+            sigma = tf.sqrt(signal_variance + tf.square(sigma))
+        per_pixel = censored_gaussian_nll(noisy, signal, sigma)
         return tf.reduce_sum(tf.reshape(per_pixel, [tf.shape(per_pixel)[0], -1]), axis=1)
+
+    def posterior(self, noisy, signal, signal_variance):
+        """Per pixel, the mean and variance of the clean image given `noisy` and the decoder's
+        N(signal, signal_variance) (`censored_posterior` with this model's sigma)."""
+        return censored_posterior(noisy, signal, signal_variance, self.sigmas(noisy))
 
 
 NOISE_MODELS = {"gaussian": GaussianNoiseModel}

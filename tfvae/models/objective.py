@@ -37,12 +37,18 @@ class Objective:
             signal and the reconstruction term is -log p(noisy input | signal) under this noise
             model (`"gaussian:0.2"`, or `"gaussian:auto"` to estimate sigma per image); needs the
             gaussian likelihood. Defaults to `None`: the likelihood of the clean target.
+        decoder_variance: bool, with a noise model: the decoder also predicts the variance v of
+            each clean pixel, the noisy pixel is scored under N(signal, v + sigma^2), and the
+            denoiser's estimate is the posterior mean of the clean pixel given the noisy one
+            (`noise_models.censored_posterior`), which takes the noisy pixel back in where the
+            decoder is unsure. Defaults to `False`.
         mmse_samples: int >= 0, posterior draws the denoiser averages (the MMSE estimate); 0
             decodes the posterior mean once. Defaults to `0`.
 
     Raises:
         ValueError: if a setting is out of range, `iw_samples > 1` comes with beta != 1, a KL
-            warm-up or free bits, or a noise model comes with a likelihood other than gaussian.
+            warm-up or free bits, a noise model comes with a likelihood other than gaussian, or
+            `decoder_variance` comes without a noise model.
 
     Examples:
         >>> from tfvae.models import Objective
@@ -68,6 +74,11 @@ class Objective:
     )
     noise_model: str | None = _setting(
         None, "--targets noisy: the images' noise, gaussian:SIGMA | gaussian:auto (estimated per image)"
+    )
+    decoder_variance: bool = _setting(
+        False,
+        "with --noise-model: the decoder also predicts each clean pixel's variance, and the estimate is the "
+        "posterior mean of the clean pixel given the noisy one",
     )
     mmse_samples: int = _setting(
         0, "posterior draws the denoiser averages (the MMSE estimate); 0: the posterior mean decoded once", True
@@ -99,6 +110,28 @@ class Objective:
                     f"Received: likelihood={self.likelihood!r}, noise_model={self.noise_model!r}."
                 )
             object.__setattr__(self, "noise_model", parse_noise_model(self.noise_model).spec)  # the canonical spec
+        if not isinstance(self.decoder_variance, bool):
+            raise ValueError(
+                f"Expected decoder_variance to be True or False. Received: decoder_variance={self.decoder_variance!r}."
+            )
+        if self.decoder_variance and self.noise_model is None:
+            raise ValueError(
+                "Expected a noise model with decoder_variance=True (the variance is the clean signal's, "
+                "next to the noise's). Received: noise_model=None."
+            )
+
+    @property
+    def decoder_outputs(self) -> int:
+        """Values the decoder outputs per pixel and channel: the mean, and the variance with `decoder_variance`.
+
+        Examples:
+            >>> from tfvae.models import Objective
+            >>> Objective().decoder_outputs
+            1
+            >>> Objective(noise_model="gaussian:0.1", decoder_variance=True).decoder_outputs
+            2
+        """
+        return 2 if self.decoder_variance else 1
 
     @classmethod
     def take(cls, objective: "Objective | None", settings: dict) -> tuple:

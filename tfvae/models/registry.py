@@ -22,6 +22,7 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.blind_spot import Noise2Void
 from tfvae.models.dncnn import DnCNN
 from tfvae.models.hierarchical import HierarchicalVAE
+from tfvae.models.neighbor2neighbor import Neighbor2Neighbor
 from tfvae.models.objective import Objective
 from tfvae.models.pca import PCA, fit_pca
 from tfvae.models.vae import VAE
@@ -97,7 +98,7 @@ class ModelSpec:
     @property
     def seeded(self) -> bool:
         """Whether the model draws random numbers (its constructor takes a `seed`)."""
-        return any("seed" in inspect.signature(cls.__init__).parameters for cls in self.model_class.__mro__[:2])
+        return "seed" in inspect.signature(self.model_class.__init__).parameters
 
     def defaults(self, arch: str | None = None) -> dict:
         """The model's hyperparameters and their defaults.
@@ -235,14 +236,20 @@ MODELS = {
         ),
         ModelSpec("dncnn", "DnCNN, the supervised baseline", DnCNN),
         ModelSpec("n2v", "Noise2Void, a blind-spot network for noisy images alone", Noise2Void, targets=("noisy",)),
+        ModelSpec(
+            "n2n",
+            "Neighbor2Neighbor, a network fitted to neighbouring pixels of noisy images alone",
+            Neighbor2Neighbor,
+            targets=("noisy",),
+        ),
     )
 }
-"""The registered models by name: `pca`, `ae`, `vae`, `hvae`, `dncnn` and `n2v`.
+"""The registered models by name: `pca`, `ae`, `vae`, `hvae`, `dncnn`, `n2v` and `n2n`.
 
 Examples:
     >>> from tfvae.models.registry import MODELS
     >>> list(MODELS)
-    ['pca', 'ae', 'vae', 'hvae', 'dncnn', 'n2v']
+    ['pca', 'ae', 'vae', 'hvae', 'dncnn', 'n2v', 'n2n']
     >>> MODELS["n2v"].targets, MODELS["hvae"].takes_objective, MODELS["dncnn"].tunable
     (('noisy',), True, False)
 """

@@ -39,7 +39,7 @@ class VAE(VariationalModel, EncoderDecoder):
         objective: `Objective` or None, what the model minimises and how it denoises. Defaults
             to `None`: an `Objective` of the keyword arguments that are its fields
             (`likelihood`, `sigma_x`, `beta`, `kl_warmup_steps`, `free_bits`, `iw_samples`,
-            `noise_model`, `mmse_samples`), the others at their defaults.
+            `noise_model`, `decoder_variance`, `mmse_samples`), the others at their defaults.
         seed: int or None, seeds the sampling layer. Defaults to `None`.
 
     Keyword Args:
@@ -87,13 +87,18 @@ class VAE(VariationalModel, EncoderDecoder):
     ):
         objective, kwargs = Objective.take(objective, kwargs)
         # === Layers: encoder and decoder (EncoderDecoder), sampling ===
-        super().__init__(image_shape, arch, heads=("z_mean", "z_log_var"), **kwargs)
+        super().__init__(
+            image_shape, arch, heads=("z_mean", "z_log_var"), decoder_outputs=objective.decoder_outputs, **kwargs
+        )
         self.init_objective(objective.resolved(self.architecture.vae_likelihood), seed)
         self.build((None, *self.image_shape))
 
     # === Inference ===
     def denoise_once(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Denoises images by decoding their posterior mean once: the deterministic denoiser.
+
+        The estimate is `clean_moments`' mean: the decoder's, or with `decoder_variance` the
+        posterior mean of each clean pixel given the noisy one.
 
         Args:
             images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
@@ -110,7 +115,8 @@ class VAE(VariationalModel, EncoderDecoder):
             >>> tuple(vae.denoise_once(images).shape)
             (2, 8, 8, 1)
         """
-        return self.decode(self.encode(images, training=training)[0], training=training)
+        z_mean = self.encode(images, training=training)[0]
+        return self.clean_moments(images, self.decoder_output(z_mean, training=training))[0]
 
     def posterior_state(self, images: tf.Tensor) -> tuple:
         """Computes what the posterior draws of a batch share, once per batch.
@@ -119,21 +125,24 @@ class VAE(VariationalModel, EncoderDecoder):
             images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
 
         Returns:
-            The posterior's `(z_mean, z_log_var)`, for `posterior_draw`.
+            A tuple `(images, z_mean, z_log_var)`, for `draw_moments`.
 
         Examples:
             >>> import numpy as np
             >>> from tfvae.models import VAE
             >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
             >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
-            >>> z_mean, z_log_var = vae.posterior_state(images)
+            >>> _, z_mean, z_log_var = vae.posterior_state(images)
             >>> tuple(z_mean.shape)
             (2, 4, 4, 2)
         """
-        return self.encode(images)
+        images = tf.convert_to_tensor(images)
+        return (images, *self.encode(images))
 
-    def posterior_draw(self, state: tuple, seed: int | tf.Tensor, index: int | tf.Tensor) -> tf.Tensor:
-        """Decodes draw number `index` of z ~ q(z | images), seeded by `(seed, index)`.
+    def draw_moments(self, state: tuple, seed: int | tf.Tensor, index: int | tf.Tensor) -> tuple:
+        """The clean image's mean and variance given draw number `index` of z ~ q(z | images).
+
+        The draw is seeded by `(seed, index)`; the moments are `clean_moments` of its decoder output.
 
         Args:
             state: tuple, the `posterior_state` of the images.
@@ -141,7 +150,8 @@ class VAE(VariationalModel, EncoderDecoder):
             index: int or integer tensor, which draw.
 
         Returns:
-            A float32 tensor of the images' shape: one plausible clean version of each image.
+            A tuple `(mean, variance)` of float32 tensors of the images' shape: the mean is one
+            plausible clean version of each image.
 
         Examples:
             >>> import numpy as np
@@ -149,14 +159,14 @@ class VAE(VariationalModel, EncoderDecoder):
             >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2)
             >>> images = np.full((2, 8, 8, 1), 0.5, "float32")
             >>> state = vae.posterior_state(images)
-            >>> first = vae.posterior_draw(state, seed=0, index=0).numpy()
-            >>> bool((first == vae.posterior_draw(state, seed=0, index=0).numpy()).all())
-            True
+            >>> first, variance = (t.numpy() for t in vae.draw_moments(state, seed=0, index=0))
+            >>> bool((first == vae.draw_moments(state, seed=0, index=0)[0].numpy()).all()), float(variance.max())
+            (True, 0.0)
         """
-        z_mean, z_log_var = state
+        images, z_mean, z_log_var = state
         draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
         epsilon = tf.random.stateless_normal(tf.shape(z_mean), draw_seed)
-        return self.decode(z_mean + tf.exp(0.5 * z_log_var) * epsilon)
+        return self.clean_moments(images, self.decoder_output(z_mean + tf.exp(0.5 * z_log_var) * epsilon))
 
     def encode(self, images: tf.Tensor, training: bool = False) -> tuple:
         """Encodes images into the parameters of their posterior q(z | images).
@@ -235,7 +245,7 @@ class VAE(VariationalModel, EncoderDecoder):
         Returns:
             A dict: `"loss"` (reconstruction + beta * KL), `"reconstruction"` (the negative
                 log-likelihood, nats per image), `"kl"` (nats per image) and `"reconstructed"`
-                (the mean image of the draw).
+                (the clean estimate of the draw).
 
         Examples:
             >>> import numpy as np
@@ -257,7 +267,8 @@ class VAE(VariationalModel, EncoderDecoder):
             if self.objective.free_bits:
                 penalty = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dim, axis=0), self.objective.free_bits))
             loss = reconstruction + self.kl_weight() * penalty
-        return {"loss": loss, "reconstruction": reconstruction, "kl": kl, "reconstructed": self.likelihood_mean(output)}
+        reconstructed = self.clean_moments(noisy, output)[0]
+        return {"loss": loss, "reconstruction": reconstruction, "kl": kl, "reconstructed": reconstructed}
 
     def log_importance_weights(
         self, noisy: tf.Tensor, targets: tf.Tensor, samples: int, eps: Callable, training: bool = False

@@ -4,8 +4,9 @@ posterior draws a VAE is for (diverse reconstructions, their mean, their spread)
 A subclass (the one-level `VAE`, the `HierarchicalVAE`) builds its networks, calls
 `init_objective(objective, seed)` and defines how it encodes and decodes:
     posterior_state(images)              what the draws share (computed once per batch)
-    posterior_draw(state, seed, index)   one decoded draw from q(z | images), seeded
-    denoise_once(images, training)       the posterior mean decoded (the deterministic denoiser)
+    draw_moments(state, seed, index)     the clean image's mean and variance given the images and
+                                         one seeded draw from q(z | images) (`clean_moments`)
+    denoise_once(images, training)       the estimate at the posterior mean (the deterministic denoiser)
     elbo_terms / importance_weighted_terms(noisy, targets, training)
     log_importance_weights(noisy, targets, samples, eps, training)
         -> {"log_likelihood", "log_ratio": log p(z) - log q(z | x), each (samples, N),
@@ -19,7 +20,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfvae.models.likelihoods import LIKELIHOODS
+from tfvae.models.likelihoods import LIKELIHOODS, clip_to_unit
 from tfvae.models.metrics import psnr
 from tfvae.models.noise_models import parse_noise_model
 from tfvae.models.objective import Objective
@@ -43,6 +44,13 @@ def importance_weighted_bound(log_weights):
     """log (1/k) sum_i exp(log_weights[i]) over the k samples of axis 0: a lower bound on log p(x) per image."""
     count = tf.cast(tf.shape(log_weights)[0], log_weights.dtype)
     return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(count)
+
+
+# The decoder's variance output is log v less this offset: v = 0.01 (std 0.1) at a zero output, so
+# that the untrained decoder is neither sure of every pixel nor as unsure as the noise.
+SIGNAL_LOG_VARIANCE_OFFSET = 2 * math.log(0.1)
+SIGNAL_LOG_VARIANCE_RANGE = (-18.0, 2.0)  # std 1e-4 to 2.7: exp stays finite, sigma^2 + v positive
+PIXEL_DRAWS = 1 << 30  # the seed stream of a posterior draw's pixel noise (levels fold in 0, 1, ...)
 
 
 def per_image(tensor):
@@ -130,12 +138,73 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> float(vae.likelihood_mean(np.zeros((1, 8, 8, 1), "float32"))[0, 0, 0, 0])
             0.5
         """
-        return LIKELIHOODS[self.objective.likelihood].mean(output)
+        return LIKELIHOODS[self.objective.likelihood].mean(self.split_output(output)[0])
+
+    def split_output(self, output: tf.Tensor) -> tuple:
+        """Splits the decoder's raw output into the signal's part and its log variance.
+
+        Args:
+            output: float32 tensor `(N, H, W, D)`, the decoder's raw output: D = C, or 2C with
+                `decoder_variance` (the means, then the variances' raw values).
+
+        Returns:
+            A tuple `(signal, log_variance)`: the signal's raw output `(N, H, W, C)` and the log
+            variance of the clean pixels given z (None without `decoder_variance`), offset by
+            `SIGNAL_LOG_VARIANCE_OFFSET` and clipped to `SIGNAL_LOG_VARIANCE_RANGE`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, noise_model="gaussian:0.1",
+            ...           decoder_variance=True)
+            >>> signal, log_variance = vae.split_output(np.zeros((1, 8, 8, 2), "float32"))
+            >>> tuple(signal.shape), round(float(np.exp(log_variance[0, 0, 0, 0])), 4)
+            ((1, 8, 8, 1), 0.01)
+        """
+        if not self.objective.decoder_variance:
+            return output, None
+        signal, raw_log_variance = tf.split(output, 2, axis=-1)
+        return signal, tf.clip_by_value(raw_log_variance + SIGNAL_LOG_VARIANCE_OFFSET, *SIGNAL_LOG_VARIANCE_RANGE)
+
+    def clean_moments(self, noisy: tf.Tensor, output: tf.Tensor) -> tuple:
+        """The clean image's per-pixel mean and variance given the noisy images and one z's decoder output.
+
+        Without `decoder_variance` the decoder's mean, sure of itself (variance 0); with it, the
+        posterior of each clean pixel given its noisy value and the decoder's N(signal, v)
+        (`noise_models.censored_posterior`), its mean clipped to [0, 1].
+
+        Args:
+            noisy: float32 tensor `(N, H, W, C)`, the images the decoder output is for.
+            output: float32 tensor, the decoder's raw output for them.
+
+        Returns:
+            A tuple `(mean, variance)` of float32 tensors shaped like `noisy`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, noise_model="gaussian:0.1",
+            ...           decoder_variance=True)
+            >>> noisy = np.full((1, 8, 8, 1), 0.6, "float32")
+            >>> output = np.concatenate([np.full((1, 8, 8, 1), 0.4, "float32"), np.zeros((1, 8, 8, 1), "float32")], -1)
+            >>> mean, variance = vae.clean_moments(noisy, output)  # v = sigma^2 = 0.01: halfway
+            >>> round(float(mean[0, 0, 0, 0]), 4), round(float(variance[0, 0, 0, 0]), 4)
+            (0.5, 0.005)
+        """
+        signal, log_variance = self.split_output(output)
+        if log_variance is None:
+            estimate = self.likelihood_mean(output)
+            return estimate, tf.zeros_like(estimate)
+        mean, variance = self.noise_distribution.posterior(noisy, signal, tf.exp(log_variance))
+        return clip_to_unit(mean), variance
 
     def posterior_samples(self, images: tf.Tensor, samples: int, seed: int = 0) -> tf.Tensor:
-        """Decodes draws z ~ q(z | images): plausible clean versions of each image.
+        """Draws from the posterior of the clean images: plausible clean versions of each image.
 
-        Draw `k` of every call is seeded by `(seed, k)`: the same call gives the same draws.
+        Each draw decodes z ~ q(z | images); with `decoder_variance` it also draws every clean
+        pixel from its posterior given the noisy pixel and that z (a Gaussian of the moments of
+        `clean_moments`), clipped to [0, 1]. Draw `k` of every call is seeded by `(seed, k)`: the
+        same call gives the same draws.
 
         Args:
             images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
@@ -154,17 +223,26 @@ class VariationalModel(TrainingDefaults, keras.Model):
             (2, 3, 8, 8, 1)
         """
         state = self.posterior_state(images)
-        draws = tf.map_fn(
-            lambda index: self.posterior_draw(state, seed, index), tf.range(samples), fn_output_signature=tf.float32
-        )
+
+        def draw(index):
+            mean, variance = self.draw_moments(state, seed, index)
+            if not self.objective.decoder_variance:
+                return mean
+            pixel_seed = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)]), PIXEL_DRAWS
+            )
+            return clip_to_unit(mean + tf.sqrt(variance) * tf.random.stateless_normal(tf.shape(mean), pixel_seed))
+
+        draws = tf.map_fn(draw, tf.range(samples), fn_output_signature=tf.float32)
         return tf.transpose(draws, tf.concat([[1, 0], tf.range(2, tf.rank(draws))], 0))
 
     def posterior_moments(self, images: tf.Tensor, samples: int, seed: int = 0) -> tuple:
         """The per-pixel mean and standard deviation of decoded posterior draws.
 
-        The draws are those of `posterior_samples`, accumulated one at a time: memory of one
-        draw whatever `samples` is. The mean is the MMSE estimate of the clean image, the
-        standard deviation how unsure the model is.
+        Over the z of the draws of `posterior_samples`, accumulated one at a time (memory of one
+        draw whatever `samples` is), of each draw's `clean_moments`: the mean averages their
+        means (the MMSE estimate of the clean image, without the pixel draws' noise), the
+        variance adds their variance to the spread of their means (how unsure the model is).
 
         Args:
             images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
@@ -184,15 +262,16 @@ class VariationalModel(TrainingDefaults, keras.Model):
             ((2, 8, 8, 1), True)
         """
         state = self.posterior_state(images)
-        first = self.posterior_draw(state, seed, 0)
+
+        def moments(index):
+            mean, variance = self.draw_moments(state, seed, index)
+            return mean, tf.square(mean) + variance
 
         def add_draw(index, total, squares):
-            draw = self.posterior_draw(state, seed, index)
-            return index + 1, total + draw, squares + tf.square(draw)
+            mean, square = moments(index)
+            return index + 1, total + mean, squares + square
 
-        _, total, squares = tf.while_loop(
-            lambda index, *_: index < samples, add_draw, (tf.constant(1), first, tf.square(first))
-        )
+        _, total, squares = tf.while_loop(lambda index, *_: index < samples, add_draw, (tf.constant(1), *moments(0)))
         mean = total / tf.cast(samples, tf.float32)
         return mean, tf.sqrt(tf.maximum(squares / tf.cast(samples, tf.float32) - tf.square(mean), 0.0))
 
@@ -201,7 +280,8 @@ class VariationalModel(TrainingDefaults, keras.Model):
         """The reconstruction term: -log p(targets | decoder output), summed over pixels, per image.
 
         Under the noise model when there is one (the targets are then the noisy inputs
-        themselves), else under the likelihood.
+        themselves; with `decoder_variance`, N(signal, v + sigma^2) censored), else under the
+        likelihood.
 
         Args:
             targets: float32 tensor of shape `(N, H, W, C)`, the images scored.
@@ -219,7 +299,8 @@ class VariationalModel(TrainingDefaults, keras.Model):
             [58.81, 58.81]
         """
         if self.noise_distribution is not None:
-            return self.noise_distribution.nll(targets, output)
+            signal, log_variance = self.split_output(output)
+            return self.noise_distribution.nll(targets, signal, None if log_variance is None else tf.exp(log_variance))
         return LIKELIHOODS[self.objective.likelihood].nll(targets, output, self.log_sigma_x)
 
     def kl_weight(self) -> float | tf.Tensor:
@@ -254,7 +335,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
         Returns:
             A dict: `"loss"` (the negative bound), `"reconstruction"` (-mean log p(targets | z)
                 over the draws), `"kl"` (the analytic KL, reported), `"kl_levels"` (it per level)
-                and `"reconstructed"` (the mean image of each image's first draw).
+                and `"reconstructed"` (the clean estimate of each image's first draw).
 
         Examples:
             >>> import numpy as np
@@ -270,7 +351,7 @@ class VariationalModel(TrainingDefaults, keras.Model):
             "reconstruction": -tf.reduce_mean(weights["log_likelihood"]),
             "kl": tf.reduce_mean(tf.add_n(weights["kl_levels"])),
             "kl_levels": [tf.reduce_mean(kl) for kl in weights["kl_levels"]],
-            "reconstructed": self.likelihood_mean(weights["first_output"]),
+            "reconstructed": self.clean_moments(noisy, weights["first_output"])[0],
         }
 
     def loss_terms(self, noisy: tf.Tensor, targets: tf.Tensor, training: bool) -> dict:

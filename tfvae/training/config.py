@@ -52,8 +52,8 @@ class TrainConfig:
 
     Args:
         model: str, a name in `tfvae.models.registry.MODELS`: `"pca"`, `"ae"`, `"vae"`,
-            `"hvae"` (a ladder VAE), `"dncnn"` (the supervised baseline) or `"n2v"`
-            (Noise2Void, with `targets="noisy"`). Defaults to `"vae"`.
+            `"hvae"` (a ladder VAE), `"dncnn"` (the supervised baseline), `"n2v"`
+            (Noise2Void) or `"n2n"` (Neighbor2Neighbor; both with `targets="noisy"`). Defaults to `"vae"`.
         arch: str or None, a model hyperparameter (each is described in
             `tfvae.models.registry.HYPERPARAMETER_HELP`; one the model does not take is an
             error). Defaults to `None`: the model's default, as are the next six.
@@ -68,7 +68,7 @@ class TrainConfig:
         noise: str, the training noise spec (`tfvae.data.parse_noise`); `"none"` for a plain
             autoencoder or images that are noisy already. Defaults to `"gaussian:0-0.5"`.
         targets: str, `"clean"`, or `"noisy"`: the dataset's images are noisy and the only
-            targets (with `noise="none"`; a VAE with a `noise_model`, or n2v). Defaults to
+            targets (with `noise="none"`; a VAE with a `noise_model`, n2v or n2n). Defaults to
             `"clean"`.
         binarize: bool, train on fresh Bernoulli samples of the images (binarized MNIST).
             Defaults to `False`.
@@ -87,6 +87,7 @@ class TrainConfig:
         free_bits: float or None, an objective setting. Defaults to `None`.
         iw_samples: int or None, an objective setting. Defaults to `None`.
         noise_model: str or None, an objective setting. Defaults to `None`.
+        decoder_variance: bool or None, an objective setting. Defaults to `None`.
         learning_rate: float, Adam's learning rate. Defaults to `1e-3`.
         lr_schedule: str, `"constant"` or `"cosine"` (decays to 0 over `epochs` times the
             steps per epoch). Defaults to `"constant"`.
@@ -153,7 +154,7 @@ class TrainConfig:
         "data",
         "clean",
         "clean | noisy: the dataset's images are noisy and the only targets (no clean image; --noise none; "
-        "a vae with a --noise-model, or n2v; e.g. on a `tfvae data noisy-copy`)",
+        "a vae with a --noise-model, n2v or n2n; e.g. on a `tfvae data noisy-copy`)",
     )
     binarize: bool = _field("data", False, "train on fresh Bernoulli samples of the images (binarized MNIST)")
     grey_fraction: float = _field(
@@ -172,6 +173,7 @@ class TrainConfig:
     free_bits: float | None = _setting("free_bits")
     iw_samples: int | None = _setting("iw_samples")
     noise_model: str | None = _setting("noise_model")
+    decoder_variance: bool | None = _setting("decoder_variance")
     # === optimizer ===
     learning_rate: float = _field("optimizer", 1e-3, "Adam learning rate")
     lr_schedule: str = _field("optimizer", "constant", "constant | cosine (decays to 0 over epochs x steps per epoch)")
@@ -256,7 +258,7 @@ class TrainConfig:
                 _check_positive(name, getattr(self, name))
 
     def _check_targets(self):
-        """Noisy targets: a model that learns from them (a VAE with a noise model, or n2v) and no added
+        """Noisy targets: a model that learns from them (a VAE with a noise model, n2v, n2n) and no added
         noise; a noise model only there."""
         spec = self.spec
         if self.targets not in TARGETS:

@@ -86,12 +86,13 @@ class Architecture:
         trunk, head = self.encoder_trunk(images, PolicyLayers(dtype))
         return keras.Model(images, {name: head(self.latent_dim, name)(trunk) for name in heads}, name="encoder")
 
-    def build_decoder(self, image_shape, dtype="float32"):
-        """A keras.Model from latents to the decoder's linear output, shaped like the images, its
-        layers in dtype policy `dtype`."""
+    def build_decoder(self, image_shape, dtype="float32", outputs=1):
+        """A keras.Model from latents to the decoder's linear output, shaped like the images with
+        `outputs` values per channel (the likelihood's parameters), its layers in dtype policy `dtype`."""
         self.check_image_shape(image_shape)
         latent = keras.Input(self.network_input_shape(self.latent_shape(image_shape)), name="z")
-        output = self.decoder_output(latent, tuple(image_shape), PolicyLayers(dtype))
+        output_shape = (*image_shape[:2], image_shape[2] * outputs)
+        output = self.decoder_output(latent, output_shape, PolicyLayers(dtype))
         return keras.Model(latent, output, name="decoder")
 
     def network_input_shape(self, shape):
