@@ -268,3 +268,28 @@ def test_a_discretized_gaussian_ladder_vae_scores_rgb_8_bit_images_below_the_uni
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     model.fit(images, epochs=100, batch_size=32, verbose=0, shuffle=False)
     assert density.density_scores(model, images, samples=4)["nll_bits_per_dim"] < 7.0
+
+
+# === HDN's gated cells ===
+@pytest.fixture(scope="module")
+def gated():
+    return HierarchicalVAE((16, 16, 1), levels=2, width=4, latent_dim=2, gated=True, seed=0)
+
+
+def test_an_untrained_gated_cell_is_the_identity(gated):
+    hidden = tf.constant(np.random.default_rng(1).normal(size=(2, 8, 8, 4)).astype(np.float32))
+    np.testing.assert_allclose(gated._cells(gated.output_cells, hidden), hidden, atol=1e-6)
+
+
+def test_a_gated_cell_adds_its_value_half_times_the_sigmoid_of_its_gate_half(gated):
+    hidden = tf.constant(np.random.default_rng(2).normal(size=(2, 8, 8, 4)).astype(np.float32))
+    (conv_a, conv_b), *_ = gated.output_cells
+    conv_b.kernel.assign(np.random.default_rng(3).normal(size=conv_b.kernel.shape).astype(np.float32) * 0.1)
+    update = conv_b(tf.nn.silu(conv_a(tf.nn.silu(hidden)))).numpy()
+    expected = hidden.numpy() + update[..., :4] / (1 + np.exp(-update[..., 4:]))
+    np.testing.assert_allclose(gated._cells([(conv_a, conv_b)], hidden), expected, atol=1e-5)
+
+
+def test_the_gate_survives_a_keras_round_trip(gated, tmp_path):
+    gated.save(tmp_path / "gated.keras")
+    assert keras.models.load_model(tmp_path / "gated.keras").gated is True

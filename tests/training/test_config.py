@@ -113,7 +113,13 @@ def test_each_hyperparameter_flag_names_the_defaults_the_registry_declares(name)
 
 
 def test_the_registry_defaults_are_the_constructors():
-    assert MODELS["hvae"].defaults() == {"levels": 3, "width": 64, "latent_dim": 8, "residual_blocks": 1}
+    assert MODELS["hvae"].defaults() == {
+        "levels": 3,
+        "width": 64,
+        "latent_dim": 8,
+        "residual_blocks": 1,
+        "gated": False,
+    }
 
 
 def branches_on_a_model_name(path):

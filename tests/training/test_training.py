@@ -344,7 +344,7 @@ def test_mirrored_strategy_matches_single_device_training(spawn):
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_planned_steps():
-    optimizer = TrainConfig(learning_rate=1e-3, lr_schedule="cosine", epochs=4).optimizer(steps_per_epoch=25)
+    optimizer = TrainConfig(learning_rate=1e-3, lr_schedule="cosine", epochs=4).make_optimizer(steps_per_epoch=25)
     rates = []
     for step in (0, 50, 100):
         optimizer.iterations.assign(step)
@@ -353,9 +353,18 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_planned_steps
 
 
 def test_a_constant_learning_rate_stays_constant():
-    constant = TrainConfig(learning_rate=1e-3).optimizer(steps_per_epoch=25)
+    constant = TrainConfig(learning_rate=1e-3).make_optimizer(steps_per_epoch=25)
     constant.iterations.assign(100)
     assert float(constant.learning_rate) == pytest.approx(1e-3)
+
+
+def test_adamax_is_the_optimizer_asked_for():
+    assert type(TrainConfig(optimizer="adamax").make_optimizer(steps_per_epoch=25)).__name__ == "Adamax"
+
+
+def test_an_unknown_optimizer_is_refused():
+    with pytest.raises(ValueError, match="Received: optimizer='sgd'"):
+        TrainConfig(optimizer="sgd")
 
 
 class WeightRecorder(keras.callbacks.Callback):

@@ -79,6 +79,8 @@ class HierarchicalVAE(VariationalModel):
         latent_dim: int, latent channels per level. Defaults to `8`.
         residual_blocks: int >= 0, residual cells (two 3x3 convolutions plus the identity, the
             second starting at zero) per level in each path, and at the output. Defaults to `1`.
+        gated: bool, each residual cell's output passes through a sigmoid gate, `a * sigmoid(b)`
+            of the second convolution's two halves (HDN's gated blocks). Defaults to `False`.
         objective: `Objective` or None, as `VAE`'s (the default likelihood is `"gaussian"`;
             free bits apply per level: a level whose KL, batch mean, is below `free_bits` times
             its dimensions is not penalised). Defaults to `None`: an `Objective` of the keyword
@@ -112,6 +114,7 @@ class HierarchicalVAE(VariationalModel):
         width: int = 64,
         latent_dim: int = 8,
         residual_blocks: int = 1,
+        gated: bool = False,
         objective: Objective | None = None,
         seed: int | None = None,
         network_dtype: str = "float32",
@@ -128,11 +131,14 @@ class HierarchicalVAE(VariationalModel):
         check_count("width", width, 1)
         check_count("latent_dim", latent_dim, 1)
         check_count("residual_blocks", residual_blocks, 0)
+        if not isinstance(gated, bool):
+            raise ValueError(f"Expected gated to be True or False. Received: gated={gated!r}.")
         self.image_shape = image_shape
         self.levels = levels
         self.width = width
         self.latent_dim = latent_dim
         self.residual_blocks = residual_blocks
+        self.gated = gated
         self.network_dtype = network_dtype
 
         # === Layers (index i is level i + 1), in the networks' dtype policy ===
@@ -145,7 +151,7 @@ class HierarchicalVAE(VariationalModel):
             return [
                 (
                     conv(width, name=f"{name}_cell{block}_a"),
-                    conv(width, kernel_initializer="zeros", name=f"{name}_cell{block}_b"),
+                    conv(width * (2 if gated else 1), kernel_initializer="zeros", name=f"{name}_cell{block}_b"),
                 )
                 for block in range(residual_blocks)
             ]
@@ -194,7 +200,11 @@ class HierarchicalVAE(VariationalModel):
     # === The two paths ===
     def _cells(self, blocks, hidden):
         for conv_a, conv_b in blocks:
-            hidden = hidden + conv_b(activation(conv_a(activation(hidden))))
+            update = conv_b(activation(conv_a(activation(hidden))))
+            if self.gated:
+                value, gate = tf.split(update, 2, axis=-1)
+                update = value * tf.sigmoid(gate)
+            hidden = hidden + update
         return hidden
 
     def bottom_up(self, images: tf.Tensor, training: bool = False) -> list:
@@ -648,6 +658,7 @@ class HierarchicalVAE(VariationalModel):
             "width": self.width,
             "latent_dim": self.latent_dim,
             "residual_blocks": self.residual_blocks,
+            "gated": self.gated,
             "network_dtype": self.network_dtype,
             **self.objective_config(),
         }

@@ -39,6 +39,7 @@ HYPERPARAMETER_HELP = {
     "residual_blocks": "residual blocks at the latent resolution per side (hvae: per level and path)",
     "levels": "stochastic levels, each at half the resolution of the one below",
     "conv_layers": "3x3 convolutions (conv-fullres: per side)",
+    "gated": "each residual cell's output passes through a sigmoid gate (HDN's gated blocks)",
 }
 """What each hyperparameter name means, whichever model takes it: the help of its flag."""
 HYPERPARAMETERS = tuple(HYPERPARAMETER_HELP)

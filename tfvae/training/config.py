@@ -21,6 +21,7 @@ from tfvae.training.distribute import STRATEGIES
 
 SECTIONS = ("data", "model", "objective", "optimizer", "run")
 LR_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamax": keras.optimizers.Adamax}
 XLA_CHOICES = {"auto": "auto", "on": True, "off": False}  # -> compile(jit_compile=...); auto: the model decides
 OBJECTIVE_SETTINGS = tuple(field.name for field in dataclasses.fields(Objective) if field.name != "mmse_samples")
 
@@ -56,13 +57,14 @@ class TrainConfig:
             (Noise2Void) or `"n2n"` (Neighbor2Neighbor; both with `targets="noisy"`). Defaults to `"vae"`.
         arch: str or None, a model hyperparameter (each is described in
             `tfvae.models.registry.HYPERPARAMETER_HELP`; one the model does not take is an
-            error). Defaults to `None`: the model's default, as are the next six.
+            error). Defaults to `None`: the model's default, as are the next seven.
         width: int or None, a model hyperparameter. Defaults to `None`.
         latent_dim: int or None, a model hyperparameter. Defaults to `None`.
         latent_stride: int or None, a model hyperparameter. Defaults to `None`.
         residual_blocks: int or None, a model hyperparameter. Defaults to `None`.
         levels: int or None, a model hyperparameter. Defaults to `None`.
         conv_layers: int or None, a model hyperparameter. Defaults to `None`.
+        gated: bool or None, a model hyperparameter. Defaults to `None`.
         dataset: str, what `tfvae.data.load` reads: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
             a path, or several joined with `+`. Defaults to `"mnist"`.
         noise: str, the training noise spec (`tfvae.data.parse_noise`); `"none"` for a plain
@@ -80,7 +82,7 @@ class TrainConfig:
         data_dir: str or None, a folder searched first for the dataset. Defaults to `None`.
         likelihood: str or None, a setting of a VAE's objective (each is described in
             `tfvae.models.Objective`; a model without an objective refuses them). Defaults to
-            `None`: the `Objective` default, as are the next six.
+            `None`: the `Objective` default, as are the next seven.
         sigma_x: float or None, an objective setting. Defaults to `None`.
         beta: float or None, an objective setting. Defaults to `None`.
         kl_warmup_steps: int or None, an objective setting. Defaults to `None`.
@@ -88,7 +90,8 @@ class TrainConfig:
         iw_samples: int or None, an objective setting. Defaults to `None`.
         noise_model: str or None, an objective setting. Defaults to `None`.
         decoder_variance: bool or None, an objective setting. Defaults to `None`.
-        learning_rate: float, Adam's learning rate. Defaults to `1e-3`.
+        optimizer: str, `"adam"` or `"adamax"`. Defaults to `"adam"`.
+        learning_rate: float, the optimizer's learning rate. Defaults to `1e-3`.
         lr_schedule: str, `"constant"` or `"cosine"` (decays to 0 over `epochs` times the
             steps per epoch). Defaults to `"constant"`.
         ema: float in [0, 1), the momentum of an exponential moving average of the weights,
@@ -145,6 +148,7 @@ class TrainConfig:
     residual_blocks: int | None = _hyperparameter("residual_blocks")
     levels: int | None = _hyperparameter("levels")
     conv_layers: int | None = _hyperparameter("conv_layers")
+    gated: bool | None = _hyperparameter("gated")
     # === data ===
     dataset: str = _field("data", "mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
     noise: str = _field(
@@ -175,7 +179,8 @@ class TrainConfig:
     noise_model: str | None = _setting("noise_model")
     decoder_variance: bool | None = _setting("decoder_variance")
     # === optimizer ===
-    learning_rate: float = _field("optimizer", 1e-3, "Adam learning rate")
+    optimizer: str = _field("optimizer", "adam", "adam | adamax (the infinity-norm Adam that HDN trains with)")
+    learning_rate: float = _field("optimizer", 1e-3, "the optimizer's learning rate")
     lr_schedule: str = _field("optimizer", "constant", "constant | cosine (decays to 0 over epochs x steps per epoch)")
     ema: float = _field(
         "optimizer", 0.0, "momentum of an exponential moving average of the weights, used at the end (0: off)"
@@ -234,6 +239,8 @@ class TrainConfig:
         self.objective()  # an invalid objective fails here
         if self.strategy not in STRATEGIES:
             raise ValueError(f"Expected strategy in {sorted(STRATEGIES)}. Received: strategy={self.strategy!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"Expected optimizer in {sorted(OPTIMIZERS)}. Received: optimizer={self.optimizer!r}.")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"Expected lr_schedule in {LR_SCHEDULES}. Received: lr_schedule={self.lr_schedule!r}.")
         if self.dtype_policy not in DTYPE_POLICIES:
@@ -341,8 +348,10 @@ class TrainConfig:
         Examples:
             >>> from tfvae.training import TrainConfig
             >>> nested = TrainConfig(model="dncnn", conv_layers=10).to_dict()
-            >>> nested["model"], nested["optimizer"]
-            ({'name': 'dncnn', 'conv_layers': 10}, {'learning_rate': 0.001, 'lr_schedule': 'constant', 'ema': 0.0})
+            >>> nested["model"]
+            {'name': 'dncnn', 'conv_layers': 10}
+            >>> nested["optimizer"]
+            {'optimizer': 'adam', 'learning_rate': 0.001, 'lr_schedule': 'constant', 'ema': 0.0}
         """
         nested = {section: {} for section in SECTIONS}
         nested["model"]["name"] = self.model
@@ -427,26 +436,26 @@ class TrainConfig:
         """
         return self.steps_per_epoch or train_count // self.batch_size
 
-    def optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-        """Makes the run's optimizer: Adam with the configured learning-rate schedule and averaging.
+    def make_optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+        """Makes the run's optimizer: Adam or Adamax with the configured learning-rate schedule and averaging.
 
         Args:
             steps_per_epoch: int, steps per epoch (a cosine schedule decays over all the steps).
 
         Returns:
-            A `keras.optimizers.Adam`, keeping an exponential moving average of the weights when
-                `ema` > 0.
+            A `keras.optimizers.Adam` or `Adamax`, keeping an exponential moving average of the
+                weights when `ema` > 0.
 
         Examples:
             >>> from tfvae.training import TrainConfig
-            >>> optimizer = TrainConfig(lr_schedule="cosine", ema=0.99).optimizer(steps_per_epoch=100)
+            >>> optimizer = TrainConfig(lr_schedule="cosine", ema=0.99).make_optimizer(steps_per_epoch=100)
             >>> type(optimizer).__name__, optimizer.use_ema
             ('Adam', True)
         """
         rate = self.learning_rate
         if self.lr_schedule == "cosine":
             rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=self.epochs * steps_per_epoch)
-        return keras.optimizers.Adam(rate, use_ema=self.ema > 0, ema_momentum=self.ema or 0.99)
+        return OPTIMIZERS[self.optimizer](rate, use_ema=self.ema > 0, ema_momentum=self.ema or 0.99)
 
 
 def _check_positive(name, value):

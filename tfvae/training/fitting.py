@@ -57,7 +57,7 @@ def build_model(config, image_shape, steps_per_epoch):
         network_dtype=precision.resolve(config.dtype_policy),
     )
     model.compile(
-        optimizer=config.optimizer(steps_per_epoch),
+        optimizer=config.make_optimizer(steps_per_epoch),
         steps_per_execution=steps_per_execution(config, steps_per_epoch),
         jit_compile=XLA_CHOICES[config.xla],
     )
