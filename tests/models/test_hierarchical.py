@@ -293,3 +293,43 @@ def test_a_gated_cell_adds_its_value_half_times_the_sigmoid_of_its_gate_half(gat
 def test_the_gate_survives_a_keras_round_trip(gated, tmp_path):
     gated.save(tmp_path / "gated.keras")
     assert keras.models.load_model(tmp_path / "gated.keras").gated is True
+
+
+# === HDN's learned top prior ===
+@pytest.fixture(scope="module")
+def learned_prior():
+    model = HierarchicalVAE((16, 16, 1), levels=2, width=4, latent_dim=2, learned_prior=True, seed=0)
+    model.top_prior.assign([[0.5, -0.25], [-1.0, 0.3]])  # (means, log variances) per channel
+    return model
+
+
+def test_the_top_levels_prior_is_the_learned_one(learned_prior):
+    top = learned_prior.posterior_levels(np.zeros((1, 16, 16, 1), np.float32))[-1]
+    np.testing.assert_allclose(top["prior_log_var"][0, 0, 0], [-1.0, 0.3], atol=1e-6)
+
+
+def test_the_top_levels_kl_is_taken_against_the_learned_prior(learned_prior):
+    top = learned_prior.posterior_levels(np.zeros((1, 16, 16, 1), np.float32))[-1]
+    mean, log_var = np.asarray(top["mean"]), np.asarray(top["log_var"])
+    prior_mean, prior_log_var = np.array([0.5, -0.25]), np.array([-1.0, 0.3])
+    expected = 0.5 * (
+        prior_log_var - log_var + (np.exp(log_var) + (mean - prior_mean) ** 2) / np.exp(prior_log_var) - 1
+    )
+    np.testing.assert_allclose(level_kl(top), expected.reshape(1, -1).sum(1), rtol=1e-5)
+
+
+def test_training_moves_the_learned_prior():
+    model = HierarchicalVAE((16, 16, 1), levels=2, width=4, latent_dim=2, learned_prior=True, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    model.train_on_batch(np.random.default_rng(4).uniform(size=(4, 16, 16, 1)).astype(np.float32))
+    assert np.abs(model.top_prior.numpy()).max() > 1e-3
+
+
+def test_without_a_learned_prior_the_model_has_no_prior_weight():
+    model = HierarchicalVAE((16, 16, 1), levels=2, width=4, latent_dim=2, seed=0)
+    assert not [w for w in model.weights if "top_prior" in w.path]
+
+
+def test_the_learned_prior_survives_a_keras_round_trip(learned_prior, tmp_path):
+    learned_prior.save(tmp_path / "prior.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "prior.keras").top_prior, learned_prior.top_prior)

@@ -119,6 +119,7 @@ def test_the_registry_defaults_are_the_constructors():
         "latent_dim": 8,
         "residual_blocks": 1,
         "gated": False,
+        "learned_prior": False,
     }
 
 

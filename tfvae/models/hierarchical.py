@@ -81,6 +81,9 @@ class HierarchicalVAE(VariationalModel):
             second starting at zero) per level in each path, and at the output. Defaults to `1`.
         gated: bool, each residual cell's output passes through a sigmoid gate, `a * sigmoid(b)`
             of the second convolution's two halves (HDN's gated blocks). Defaults to `False`.
+        learned_prior: bool, the top level's prior has a learned mean and log variance per
+            latent channel (HDN's learned top prior), starting at N(0, I). Defaults to `False`:
+            N(0, I).
         objective: `Objective` or None, as `VAE`'s (the default likelihood is `"gaussian"`;
             free bits apply per level: a level whose KL, batch mean, is below `free_bits` times
             its dimensions is not penalised). Defaults to `None`: an `Objective` of the keyword
@@ -115,6 +118,7 @@ class HierarchicalVAE(VariationalModel):
         latent_dim: int = 8,
         residual_blocks: int = 1,
         gated: bool = False,
+        learned_prior: bool = False,
         objective: Objective | None = None,
         seed: int | None = None,
         network_dtype: str = "float32",
@@ -131,14 +135,16 @@ class HierarchicalVAE(VariationalModel):
         check_count("width", width, 1)
         check_count("latent_dim", latent_dim, 1)
         check_count("residual_blocks", residual_blocks, 0)
-        if not isinstance(gated, bool):
-            raise ValueError(f"Expected gated to be True or False. Received: gated={gated!r}.")
+        for name, flag in (("gated", gated), ("learned_prior", learned_prior)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"Expected {name} to be True or False. Received: {name}={flag!r}.")
         self.image_shape = image_shape
         self.levels = levels
         self.width = width
         self.latent_dim = latent_dim
         self.residual_blocks = residual_blocks
         self.gated = gated
+        self.learned_prior = learned_prior
         self.network_dtype = network_dtype
 
         # === Layers (index i is level i + 1), in the networks' dtype policy ===
@@ -168,6 +174,11 @@ class HierarchicalVAE(VariationalModel):
         self.output_cells = cells("output")
         self.output_conv = conv(image_shape[2] * objective.decoder_outputs, name="output")
 
+        # (mean, log variance) per channel of the top level's prior, when learned (else N(0, I), no weight:
+        # the models saved without one load unchanged).
+        self.top_prior = (
+            self.add_weight(shape=(2, latent_dim), initializer="zeros", name="top_prior") if learned_prior else None
+        )
         self.init_objective(objective.resolved("gaussian"), seed)
         self.level_kl_trackers = [keras.metrics.Mean(name=f"kl_level{i + 1}") for i in range(levels)]
         self.build((None, *image_shape))
@@ -281,7 +292,9 @@ class HierarchicalVAE(VariationalModel):
             if state is None:
                 shape = tf.shape(features[i])[:3] if features is not None else top_shape[:3]
                 zeros = tf.zeros(tf.concat([shape, [self.latent_dim]], 0))
-                prior = (zeros, zeros)
+                prior = (
+                    (zeros, zeros) if self.top_prior is None else (zeros + self.top_prior[0], zeros + self.top_prior[1])
+                )
                 posterior = None if features is None else _split(self.posteriors[i](features[i], training=training))
             else:
                 state = activation(self.up[i + 1](state, training=training))
@@ -659,6 +672,7 @@ class HierarchicalVAE(VariationalModel):
             "latent_dim": self.latent_dim,
             "residual_blocks": self.residual_blocks,
             "gated": self.gated,
+            "learned_prior": self.learned_prior,
             "network_dtype": self.network_dtype,
             **self.objective_config(),
         }

@@ -40,6 +40,7 @@ HYPERPARAMETER_HELP = {
     "levels": "stochastic levels, each at half the resolution of the one below",
     "conv_layers": "3x3 convolutions (conv-fullres: per side)",
     "gated": "each residual cell's output passes through a sigmoid gate (HDN's gated blocks)",
+    "learned_prior": "the top level's prior has a learned mean and variance per channel (HDN's learned top prior)",
 }
 """What each hyperparameter name means, whichever model takes it: the help of its flag."""
 HYPERPARAMETERS = tuple(HYPERPARAMETER_HELP)

@@ -57,7 +57,7 @@ class TrainConfig:
             (Noise2Void) or `"n2n"` (Neighbor2Neighbor; both with `targets="noisy"`). Defaults to `"vae"`.
         arch: str or None, a model hyperparameter (each is described in
             `tfvae.models.registry.HYPERPARAMETER_HELP`; one the model does not take is an
-            error). Defaults to `None`: the model's default, as are the next seven.
+            error). Defaults to `None`: the model's default, as are the next eight.
         width: int or None, a model hyperparameter. Defaults to `None`.
         latent_dim: int or None, a model hyperparameter. Defaults to `None`.
         latent_stride: int or None, a model hyperparameter. Defaults to `None`.
@@ -65,6 +65,7 @@ class TrainConfig:
         levels: int or None, a model hyperparameter. Defaults to `None`.
         conv_layers: int or None, a model hyperparameter. Defaults to `None`.
         gated: bool or None, a model hyperparameter. Defaults to `None`.
+        learned_prior: bool or None, a model hyperparameter. Defaults to `None`.
         dataset: str, what `tfvae.data.load` reads: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
             a path, or several joined with `+`. Defaults to `"mnist"`.
         noise: str, the training noise spec (`tfvae.data.parse_noise`); `"none"` for a plain
@@ -149,6 +150,7 @@ class TrainConfig:
     levels: int | None = _hyperparameter("levels")
     conv_layers: int | None = _hyperparameter("conv_layers")
     gated: bool | None = _hyperparameter("gated")
+    learned_prior: bool | None = _hyperparameter("learned_prior")
     # === data ===
     dataset: str = _field("data", "mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
     noise: str = _field(
