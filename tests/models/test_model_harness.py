@@ -26,8 +26,8 @@ CLEAN = (stroke_images(16, size=IMAGE_SHAPE[0], seed=0)[..., None] / 255).astype
 NOISY = add_noise(CLEAN, "gaussian:0.2", seed=0)  # the fixed batch every check uses
 FIT_STEPS = 10  # steps on the whole fixed batch, with the optimizer of compile(): Adam(1e-3)
 
-# Registry name -> the hyperparameters of a tiny instance (the smallest sizes of the docstring examples; dncnn and
-# n2v keep one middle layer, so that batch norm is in what is saved and exported).
+# Registry name -> the hyperparameters of a tiny instance (the smallest sizes of the docstring examples; dncnn,
+# n2v and n2n keep one middle layer, so that batch norm is in what is saved and exported).
 TINY = {
     "pca": {"n_components": 2},
     "ae": {"width": 4, "latent_dim": 2},
@@ -35,6 +35,7 @@ TINY = {
     "hvae": {"levels": 2, "width": 4, "latent_dim": 2, "residual_blocks": 0},
     "dncnn": {"conv_layers": 3, "width": 4},
     "n2v": {"conv_layers": 3, "width": 4},
+    "n2n": {"conv_layers": 3, "width": 4},
 }
 
 
