@@ -76,6 +76,26 @@ def test_the_elbos_kl_is_the_sum_of_its_levels(hvae):
     assert float(terms["kl"]) == pytest.approx(float(tf.add_n(terms["kl_levels"])), rel=1e-5)
 
 
+def kl_by_hand(level):
+    """KL(N(mean, var) || N(prior_mean, prior_var)) of one level, summed over its dimensions, per image (NumPy)."""
+    mean, log_var, prior_mean, prior_log_var = (
+        np.asarray(level[key], np.float64) for key in ("mean", "log_var", "prior_mean", "prior_log_var")
+    )
+    kl = 0.5 * (prior_log_var - log_var + (np.exp(log_var) + (mean - prior_mean) ** 2) / np.exp(prior_log_var) - 1)
+    return kl.reshape(len(kl), -1).sum(axis=1)
+
+
+def test_the_training_loss_is_the_reconstruction_plus_every_levels_kl():
+    # Free bits and warm-up off, beta 1; eps = 0 puts every level's draw at its posterior mean, the path of
+    # posterior_levels, so each level's KL can be computed by hand from it.
+    model = HierarchicalVAE((16, 16, 1), levels=3, width=4, latent_dim=2, likelihood="bernoulli", seed=0)
+    model.sampling.eps = lambda shape, dtype="float32": tf.zeros(shape, dtype)
+    images = IMAGES[:, :16, :16]
+    terms = model.elbo_terms(images, images, training=True)
+    kl = sum(np.mean(kl_by_hand(level)) for level in model.posterior_levels(images))
+    assert float(terms["loss"]) == pytest.approx(float(terms["reconstruction"]) + kl, rel=1e-5)
+
+
 def test_free_bits_leave_each_level_its_allowance_unpenalised():
     model = HierarchicalVAE((16, 16, 1), levels=2, width=4, latent_dim=1, free_bits=100.0, seed=0)
     model.compile()
@@ -95,6 +115,11 @@ def test_nothing_reaches_the_output_but_through_the_latents(hvae):
 def test_samples_from_the_prior_are_seeded_images(hvae):
     first, again, other = hvae.sample(3, seed=5), hvae.sample(3, seed=5), hvae.sample(3, seed=6)
     assert first.shape == (3, 28, 28, 1) and np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+def test_posterior_draws_differ_from_each_other(hvae):
+    draws = hvae.posterior_samples(IMAGES, 2).numpy()
+    assert np.abs(draws[:, 0] - draws[:, 1]).max() > 1e-3
 
 
 def test_resampling_one_level_changes_the_image_only_through_that_level(hvae):
@@ -170,7 +195,7 @@ print(json.dumps({
     "modules": sorted(m for m in sys.modules if m.startswith("tfvae")),
     "denoised": signatures["serving_default"](images=images)["denoised"].numpy().tolist(),
     "decoded_shape": signatures["decode"](z=z)["images"].shape.as_list(),
-    "samples_shape": signatures["sample_posterior"](images=images, samples=tf.constant(3))["samples"].shape.as_list(),
+    "samples": signatures["sample_posterior"](images=images, samples=tf.constant(3))["samples"].numpy().tolist(),
 }))
 """
 
@@ -194,7 +219,12 @@ def test_the_saved_model_denoises_as_the_keras_model(hvae, reloaded):
 
 
 def test_the_saved_models_decode_and_sample_posterior_have_their_shapes(reloaded):
-    assert (reloaded["decoded_shape"], reloaded["samples_shape"]) == ([4, 28, 28, 1], [4, 3, 28, 28, 1])
+    assert (reloaded["decoded_shape"], list(np.shape(reloaded["samples"]))) == ([4, 28, 28, 1], [4, 3, 28, 28, 1])
+
+
+def test_the_saved_models_posterior_draws_differ_from_each_other(reloaded):
+    samples = np.asarray(reloaded["samples"])
+    assert np.abs(samples[:, 0] - samples[:, 1]).max() > 1e-3
 
 
 class Killed(Exception):
