@@ -1,0 +1,113 @@
+"""The gated PixelCNN: causality in raster order (a gradient check), no blind spot, distributions that sum
+to 1 over their values, teacher-forced log-likelihood equal to the sequential sampler's, a Keras round trip."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvae.models.pixelcnn import PIXEL_DISTRIBUTIONS, GatedPixelCNN, LogisticMixturePixels
+
+SIZE = 7
+RASTER = np.arange(SIZE * SIZE).reshape(SIZE, SIZE)  # each pixel's position in raster order
+RNG = np.random.default_rng(0)
+CONDITION = RNG.normal(size=(2, SIZE, SIZE, 3)).astype(np.float32)
+EIGHT_BIT = (RNG.integers(0, 256, size=(2, SIZE, SIZE, 3)) / 255).astype(np.float32)
+
+
+def pixelcnn(distribution, channels, **kwargs):
+    keras.utils.set_random_seed(0)
+    return GatedPixelCNN(distribution, channels=channels, gated_layers=3, width=8, **kwargs)
+
+
+def input_gradient(model, images, row, column):
+    """d(every parameter of pixel (row, column)) / d(images): where that pixel's distribution looks."""
+    images = tf.constant(images)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        params = model(images, CONDITION[:1])
+        target = tf.reduce_sum(params[:, row, column])
+    return np.abs(tape.gradient(target, images).numpy()[0]).sum(axis=-1)
+
+
+@pytest.mark.parametrize("row, column", [(3, 3), (0, 4), (6, 0), (6, 6)])
+def test_a_pixels_distribution_does_not_depend_on_it_or_any_pixel_after_it(row, column):
+    model = pixelcnn("discretized-logistic-mixture", 3)
+    gradient = input_gradient(model, EIGHT_BIT[:1], row, column)
+    assert np.all(gradient[RASTER >= RASTER[row, column]] == 0)
+
+
+def test_a_pixels_distribution_depends_on_every_pixel_before_it_in_its_window():
+    # Three layers of 3x3: the horizontal stack reaches 3 pixels left, the vertical one 3 rows up and 3 columns
+    # each side; above-right of the pixel is the original PixelCNN's blind spot.
+    gradient = input_gradient(pixelcnn("discretized-logistic-mixture", 3), EIGHT_BIT[:1], 3, 3)
+    window = [(3, 0), (3, 1), (3, 2), (2, 4), (2, 6), (1, 5), (0, 6), (0, 0)]
+    assert all(gradient[position] > 0 for position in window)
+
+
+def test_the_logistic_mixture_sums_to_one_over_the_256_values_of_a_grey_pixel():
+    values = (np.arange(256, dtype=np.float32) / 255)[:, None]  # (256, 1)
+    params = np.tile(RNG.normal(size=(1, LogisticMixturePixels().parameters(1))).astype(np.float32), (256, 1))
+    total = np.exp(LogisticMixturePixels().log_prob(values, params).numpy().astype(np.float64)).sum()
+    assert total == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_logistic_mixture_sums_to_one_over_the_256_cubed_values_of_a_colour_pixel():
+    distribution = LogisticMixturePixels(mixtures=2)
+    params = RNG.normal(size=distribution.parameters(3)).astype(np.float32)
+    levels = np.arange(256, dtype=np.float32) / 255
+    green, blue = np.meshgrid(levels, levels, indexing="ij")
+    grid_params = np.broadcast_to(params, (*green.shape, params.size))
+    total = 0.0
+    for red in levels:  # one red value at a time: 65,536 (green, blue) pairs
+        pixels = np.stack([np.full_like(green, red), green, blue], axis=-1)
+        total += np.exp(distribution.log_prob(pixels, grid_params).numpy().astype(np.float64)).sum()
+    assert total == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_bernoulli_pixel_has_probability_sigmoid_of_its_logit():
+    log_prob = PIXEL_DISTRIBUTIONS["bernoulli"].log_prob(np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32))
+    assert float(np.exp(log_prob[0])) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("distribution, channels", [("bernoulli", 1), ("discretized-logistic-mixture", 3)])
+def test_the_teacher_forced_log_likelihood_equals_the_sequential_samplers(distribution, channels):
+    model = pixelcnn(distribution, channels)
+    drawn, log_prob = model.sample(CONDITION, seed=3)
+    np.testing.assert_allclose(model.log_prob(drawn, CONDITION), log_prob, rtol=1e-5)
+
+
+@pytest.mark.parametrize("distribution, channels", [("bernoulli", 1), ("discretized-logistic-mixture", 3)])
+def test_samples_take_the_distributions_values(distribution, channels):
+    drawn = pixelcnn(distribution, channels).sample(CONDITION, seed=3)[0].numpy()
+    levels = 1 if distribution == "bernoulli" else 255
+    np.testing.assert_array_equal(np.round(drawn * levels) / levels, drawn)
+
+
+def test_the_same_seed_draws_the_same_images_and_another_seed_others():
+    model = pixelcnn("bernoulli", 1)
+    first, again, other = (model.sample(CONDITION, seed=seed)[0].numpy() for seed in (3, 3, 4))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+def test_a_keras_round_trip_gives_the_same_parameters(tmp_path):
+    images, condition = keras.Input((SIZE, SIZE, 3)), keras.Input((SIZE, SIZE, 3))
+    model = keras.Model([images, condition], pixelcnn("discretized-logistic-mixture", 3)(images, condition))
+    model.save(tmp_path / "pixelcnn.keras")
+    restored = keras.saving.load_model(tmp_path / "pixelcnn.keras")
+    np.testing.assert_allclose(restored([EIGHT_BIT, CONDITION]), model([EIGHT_BIT, CONDITION]), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"distribution": "gaussian"}, "Received: distribution='gaussian'"),
+        ({"channels": 2}, "Received: channels=2"),
+        ({"gated_layers": 0}, "Received: gated_layers=0"),
+        ({"kernel_size": 4}, "Received: kernel_size=4"),
+    ],
+)
+def test_a_bad_argument_raises_naming_it(kwargs, message):
+    arguments = {"distribution": "bernoulli", "channels": 1, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        GatedPixelCNN(**arguments)
