@@ -1,11 +1,15 @@
 """The gated PixelCNN: causality in raster order (a gradient check), no blind spot, distributions that sum
-to 1 over their values, teacher-forced log-likelihood equal to the sequential sampler's, a Keras round trip."""
+to 1 over their values, teacher-forced log-likelihood equal to the sequential sampler's, a Keras round trip;
+and as the decoder of both VAEs: their likelihood, samples, posterior draws, files, training, refusals."""
+
+import re
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfvae.models import VAE, HierarchicalVAE, load_model
 from tfvae.models.pixelcnn import PIXEL_DISTRIBUTIONS, GatedPixelCNN, LogisticMixturePixels
 
 SIZE = 7
@@ -112,3 +116,75 @@ def test_a_bad_argument_raises_naming_it(kwargs, message):
     arguments = {"distribution": "bernoulli", "channels": 1, **kwargs}
     with pytest.raises(ValueError, match=message):
         GatedPixelCNN(**arguments)
+
+
+# === A PixelCNN decoder in the VAEs ===
+BINARY = (RNG.uniform(size=(4, 8, 8, 1)) > 0.5).astype(np.float32)
+COLOUR = (RNG.integers(0, 256, size=(4, 8, 8, 3)) / 255).astype(np.float32)
+DECODERS = {
+    "vae-bernoulli": (
+        lambda: VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, likelihood="bernoulli", pixelcnn_layers=2),
+        BINARY,
+    ),
+    "hvae-logistic-mixture": (
+        lambda: HierarchicalVAE(
+            (8, 8, 3), levels=2, width=4, latent_dim=2, likelihood="discretized-logistic-mixture", pixelcnn_layers=2
+        ),
+        COLOUR,
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=list(DECODERS))
+def decoded(request):
+    """(a VAE with a PixelCNN decoder, images it models)."""
+    build, images = DECODERS[request.param]
+    keras.utils.set_random_seed(0)
+    return build(), images
+
+
+def test_the_likelihood_of_an_image_is_the_pixelcnns_teacher_forced_one(decoded):
+    model, images = decoded
+    weights = model.log_importance_weights(images, images, samples=1, eps=tf.zeros)  # z at the posterior mean
+    output = weights["first_output"]
+    np.testing.assert_allclose(weights["log_likelihood"][0], model.pixelcnn.log_prob(images, output), rtol=1e-6)
+
+
+def test_its_generated_images_are_drawn_pixel_by_pixel_from_its_distribution(decoded):
+    model, images = decoded
+    drawn = model.sample(2, seed=1).numpy()
+    levels = 1 if model.objective.likelihood == "bernoulli" else 255
+    np.testing.assert_array_equal(np.round(drawn * levels) / levels, drawn)
+
+
+def test_its_posterior_draws_differ_from_each_other(decoded):
+    model, images = decoded
+    draws = model.posterior_samples(images, 2).numpy()
+    assert np.abs(draws[:, 0] - draws[:, 1]).max() > 1e-4
+
+
+def test_a_keras_round_trip_of_a_pixelcnn_decoder_gives_the_same_outputs(decoded, tmp_path):
+    model, images = decoded
+    model.save(tmp_path / "model.keras")
+    np.testing.assert_allclose(load_model(tmp_path / "model.keras")(images), model(images), rtol=1e-6, atol=1e-7)
+
+
+def test_a_few_fit_steps_lower_the_loss_of_a_pixelcnn_decoder():
+    keras.utils.set_random_seed(0)
+    model, images = DECODERS["vae-bernoulli"][0](), np.tile(BINARY, (8, 1, 1, 1))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    history = model.fit(images, images, batch_size=32, epochs=6, verbose=0, shuffle=False)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"likelihood": "gaussian", "pixelcnn_layers": 2}, "Received: likelihood='gaussian', pixelcnn_layers=2"),
+        ({"likelihood": "discretized-logistic-mixture"}, "Received: pixelcnn_layers=0"),
+        ({"likelihood": "bernoulli", "pixelcnn_layers": -1}, "Received: pixelcnn_layers=-1"),
+    ],
+)
+def test_a_likelihood_that_does_not_go_with_the_decoder_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, **kwargs)

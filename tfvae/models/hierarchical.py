@@ -34,7 +34,13 @@ from tfvae.models.architectures.base import IMAGE_CHANNELS
 from tfvae.models.arguments import check_count
 from tfvae.models.objective import Objective
 from tfvae.models.precision import PolicyLayers
-from tfvae.models.variational import VariationalModel, gaussian_kl, gaussian_log_density, per_image
+from tfvae.models.variational import (
+    VariationalModel,
+    decoder_outputs,
+    gaussian_kl,
+    gaussian_log_density,
+    per_image,
+)
 
 activation = keras.activations.silu
 LOG_VAR_BOUND = 12.0  # std between 0.0025 and 400
@@ -84,6 +90,8 @@ class HierarchicalVAE(VariationalModel):
         learned_prior: bool, the top level's prior has a learned mean and log variance per
             latent channel (HDN's learned top prior), starting at N(0, I). Defaults to `False`:
             N(0, I).
+        pixelcnn_layers: int >= 0, the gated layers of a PixelCNN decoder, as `VAE`'s. Defaults
+            to `0`: none.
         objective: `Objective` or None, as `VAE`'s (the default likelihood is `"gaussian"`;
             free bits apply per level: a level whose KL, batch mean, is below `free_bits` times
             its dimensions is not penalised). Defaults to `None`: an `Objective` of the keyword
@@ -119,6 +127,7 @@ class HierarchicalVAE(VariationalModel):
         residual_blocks: int = 1,
         gated: bool = False,
         learned_prior: bool = False,
+        pixelcnn_layers: int = 0,
         objective: Objective | None = None,
         seed: int | None = None,
         network_dtype: str = "float32",
@@ -172,14 +181,14 @@ class HierarchicalVAE(VariationalModel):
         # up[i] takes the state from level i + 1's resolution to level i's (0: the image's).
         self.up = [layers.Conv2DTranspose(width, 3, strides=2, padding="same", name=f"up{i}") for i in range(levels)]
         self.output_cells = cells("output")
-        self.output_conv = conv(image_shape[2] * objective.decoder_outputs, name="output")
+        self.output_conv = conv(image_shape[2] * decoder_outputs(objective, pixelcnn_layers), name="output")
 
         # (mean, log variance) per channel of the top level's prior, when learned (else N(0, I), no weight:
         # the models saved without one load unchanged).
         self.top_prior = (
             self.add_weight(shape=(2, latent_dim), initializer="zeros", name="top_prior") if learned_prior else None
         )
-        self.init_objective(objective.resolved("gaussian"), seed)
+        self.init_objective(objective.resolved("gaussian"), seed, pixelcnn_layers)
         self.level_kl_trackers = [keras.metrics.Mean(name=f"kl_level{i + 1}") for i in range(levels)]
         self.build((None, *image_shape))
 
@@ -480,7 +489,7 @@ class HierarchicalVAE(VariationalModel):
             return z if i == self.levels - 1 else prior[0]
 
         output, _ = self.top_down(top_given, self.image_shape[:2], top_shape=tf.shape(z), training=training)
-        return self.likelihood_mean(output)
+        return self.generated_images(output)
 
     def sample(self, count: int, seed: int = 0) -> tf.Tensor:
         """Generates new images: every level drawn from its (conditional) prior, top level first.
@@ -504,7 +513,7 @@ class HierarchicalVAE(VariationalModel):
             return _draw(prior, lambda shape: tf.random.stateless_normal(shape, [seed, i]))
 
         output, _ = self.top_down(ancestral, self.image_shape[:2], top_shape=(count, *self.latent_shape))
-        return self.likelihood_mean(output)
+        return self.generated_images(output, seed)
 
     def resample_level(self, images: tf.Tensor, level: int, seed: int = 0) -> tf.Tensor:
         """Decodes images with one level drawn afresh: what that level encodes is what changes.
@@ -539,7 +548,7 @@ class HierarchicalVAE(VariationalModel):
                 return posterior[0]
             return _draw(prior, lambda shape: tf.random.stateless_normal(shape, [seed, i]))
 
-        return self.likelihood_mean(self.top_down(mixed, tf.shape(images)[1:3], self.bottom_up(images))[0])
+        return self.generated_images(self.top_down(mixed, tf.shape(images)[1:3], self.bottom_up(images))[0], seed)
 
     # === Training ===
     def elbo_terms(self, noisy: tf.Tensor, targets: tf.Tensor, training: bool) -> dict:
@@ -673,6 +682,7 @@ class HierarchicalVAE(VariationalModel):
             "residual_blocks": self.residual_blocks,
             "gated": self.gated,
             "learned_prior": self.learned_prior,
+            "pixelcnn_layers": self.pixelcnn_layers,
             "network_dtype": self.network_dtype,
             **self.objective_config(),
         }

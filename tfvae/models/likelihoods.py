@@ -11,6 +11,8 @@ over pixels, nats), and `mean(output)`, the image the decoder predicts (in [0, 1
 - discretized-gaussian: the probability of the image's 8-bit bin (width 1/255; the first and
   last bins take the tails) under N(output, sigma_x^2), sigma_x trainable: a discrete likelihood,
   so its NLL in bits per dimension is comparable with the density literature on CIFAR-10.
+- discretized-logistic-mixture: PixelCNN++'s distribution over 8-bit values, with a PixelCNN decoder
+  only (`tfvae.models.pixelcnn`, which then scores every pixel; so do its bernoulli pixels).
 """
 
 import dataclasses
@@ -62,11 +64,18 @@ def clip_to_unit(output):
     return tf.clip_by_value(output, 0.0, 1.0)
 
 
+def _pixelcnn_only(*args):
+    raise ValueError(
+        "Expected a PixelCNN decoder (pixelcnn_layers >= 1) with likelihood='discretized-logistic-mixture'."
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Likelihood:
     nll: object
     mean: object
     learned_sigma: bool = False  # sigma_x is a trainable weight (else the model's fixed setting)
+    pixelcnn_only: bool = False  # a distribution of a PixelCNN decoder's pixels, which has no direct form here
 
 
 LIKELIHOODS = {
@@ -74,4 +83,5 @@ LIKELIHOODS = {
     "gaussian": Likelihood(gaussian_nll, clip_to_unit),
     "gaussian-learned": Likelihood(gaussian_nll, clip_to_unit, learned_sigma=True),
     "discretized-gaussian": Likelihood(discretized_gaussian_nll, clip_to_unit, learned_sigma=True),
+    "discretized-logistic-mixture": Likelihood(_pixelcnn_only, _pixelcnn_only, pixelcnn_only=True),
 }

@@ -20,8 +20,9 @@ class Objective:
 
     Args:
         likelihood: str or None, the decoder likelihood: `"bernoulli"`, `"gaussian"` (fixed
-            sigma_x), `"gaussian-learned"` or `"discretized-gaussian"` (8-bit bins, learned
-            sigma_x). Defaults to `None`: the architecture's (`"bernoulli"` for `mlp`, the
+            sigma_x), `"gaussian-learned"`, `"discretized-gaussian"` (8-bit bins, learned
+            sigma_x) or, with a PixelCNN decoder only, `"discretized-logistic-mixture"` (8-bit
+            values, PixelCNN++'s). Defaults to `None`: the architecture's (`"bernoulli"` for `mlp`, the
             original VAE's binary cross-entropy; `"gaussian"` otherwise).
         sigma_x: float > 0, the Gaussian decoder's standard deviation (its initial value when
             learned). Defaults to `0.05`.
@@ -62,7 +63,8 @@ class Objective:
 
     likelihood: str | None = _setting(
         None,
-        "bernoulli | gaussian | gaussian-learned | discretized-gaussian (8-bit bins: bits/dim); "
+        "bernoulli | gaussian | gaussian-learned | discretized-gaussian (8-bit bins: bits/dim) | "
+        "discretized-logistic-mixture (with --pixelcnn-layers); "
         "unset: the architecture's (mlp bernoulli, else gaussian)",
     )
     sigma_x: float = _setting(0.05, "the Gaussian decoder's standard deviation (its start when learned)", True)

@@ -52,6 +52,11 @@ class BernoulliPixels:
         """log p(pixel) per pixel, channels summed: images `(..., C)` in {0, 1}, params `(..., C)` -> `(...)`."""
         return -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=images, logits=params), axis=-1)
 
+    def mean(self, images: tf.Tensor, params: tf.Tensor) -> tf.Tensor:
+        """Each pixel's mean `(..., C)`: sigmoid(logit) (`images` is not needed: the channels are independent)."""
+        del images
+        return tf.sigmoid(params)
+
     def sample(self, params: tf.Tensor, seed: tf.Tensor, channels: int) -> tf.Tensor:
         """One draw of each pixel of `params` `(..., C)`: a float32 tensor `(..., C)` of 0s and 1s."""
         del channels  # a logit per channel
@@ -118,6 +123,22 @@ class LogisticMixturePixels:
             log_mass = tf.where(values[..., channel] > 1 - BIN_HALF_WIDTH, -tf.nn.softplus(lower), log_mass)
             log_masses.append(log_mass)
         return tf.reduce_logsumexp(tf.nn.log_softmax(logits) + tf.add_n(log_masses), axis=-1)
+
+    def mean(self, images: tf.Tensor, params: tf.Tensor) -> tf.Tensor:
+        """Each pixel's mean `(..., C)` in [0, 1], each channel's given the earlier channels of `images`.
+
+        The mixture of the components' means (a logistic's mean is its location; the end bins'
+        tails are not folded in), clipped to [0, 1].
+        """
+        channels = images.shape[-1]
+        logits, means, _, coefficients = self._split(params, channels)
+        values = (2 * images - 1)[..., None, :]
+        weights = tf.nn.softmax(logits)
+        centred = [
+            tf.reduce_sum(weights * self._shifted_mean(means, coefficients, values, channel), axis=-1)
+            for channel in range(channels)
+        ]
+        return tf.clip_by_value((tf.stack(centred, axis=-1) + 1) / 2, 0.0, 1.0)
 
     def sample(self, params: tf.Tensor, seed: tf.Tensor, channels: int) -> tf.Tensor:
         """One draw of each pixel of `params` `(..., parameters(C))`: float32 `(..., C)` of 8-bit values in [0, 1]."""
@@ -229,7 +250,8 @@ class GatedPixelCNN(keras.layers.Layer):
         self.vertical = [conv(2 * width, (half + 1, kernel_size), f"vertical_{i}") for i in range(gated_layers)]
         self.horizontal = [conv(2 * width, (1, half + 1), f"horizontal_{i}") for i in range(gated_layers)]
         self.link = [conv(2 * width, 1, f"link_{i}") for i in range(gated_layers)]
-        self.vertical_condition = [conv(2 * width, 1, f"vertical_condition_{i}") for i in range(gated_layers)]
+        # The last layer's vertical stack would feed nothing: it has no gate of its own.
+        self.vertical_condition = [conv(2 * width, 1, f"vertical_condition_{i}") for i in range(gated_layers - 1)]
         self.horizontal_condition = [conv(2 * width, 1, f"horizontal_condition_{i}") for i in range(gated_layers)]
         self.residual = [conv(width, 1, f"residual_{i}") for i in range(gated_layers)]
         self.output_conv = conv(PIXEL_DISTRIBUTIONS[distribution].parameters(channels), 1, "output")
@@ -245,8 +267,9 @@ class GatedPixelCNN(keras.layers.Layer):
             self.vertical[i].build(stack_input)
             self.horizontal[i].build(stack_input)
             self.link[i].build(shape(2 * self.width))
-            self.vertical_condition[i].build(shape(condition_shape[-1]))
             self.horizontal_condition[i].build(shape(condition_shape[-1]))
+            if i < self.gated_layers - 1:
+                self.vertical_condition[i].build(shape(condition_shape[-1]))
             self.residual[i].build(shape(self.width))
         self.output_conv.build(shape(self.width))
 
@@ -267,7 +290,8 @@ class GatedPixelCNN(keras.layers.Layer):
             horizontal_pre += self.link[i](vertical_pre)
             gated = self.residual[i](_gate(horizontal_pre + self.horizontal_condition[i](condition)))
             horizontal = gated if i == 0 else horizontal + gated
-            vertical = _gate(vertical_pre + self.vertical_condition[i](condition))
+            if i < self.gated_layers - 1:
+                vertical = _gate(vertical_pre + self.vertical_condition[i](condition))
         return tf.cast(self.output_conv(tf.nn.relu(horizontal)), tf.float32)
 
     def log_prob(self, images: tf.Tensor, condition: tf.Tensor) -> tf.Tensor:

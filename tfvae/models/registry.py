@@ -41,9 +41,20 @@ HYPERPARAMETER_HELP = {
     "conv_layers": "3x3 convolutions (conv-fullres: per side)",
     "gated": "each residual cell's output passes through a sigmoid gate (HDN's gated blocks)",
     "learned_prior": "the top level's prior has a learned mean and variance per channel (HDN's learned top prior)",
+    "pixelcnn_layers": "gated layers of a PixelCNN decoder over the pixels, conditioned on the decoder (0: none)",
 }
 """What each hyperparameter name means, whichever model takes it: the help of its flag."""
 HYPERPARAMETERS = tuple(HYPERPARAMETER_HELP)
+
+
+def _hyperparameter_defaults(cls):
+    """{hyperparameter: default} of the parameters `cls.__init__` itself declares."""
+    parameters = inspect.signature(cls.__init__).parameters.items()
+    return {
+        name: parameter.default
+        for name, parameter in parameters
+        if name in HYPERPARAMETER_HELP and parameter.default is not inspect.Parameter.empty
+    }
 
 
 def _constructor_defaults(model_class):
@@ -51,10 +62,13 @@ def _constructor_defaults(model_class):
     defaults = {}
     for cls in reversed(model_class.__mro__):
         if "__init__" in vars(cls):
-            for name, parameter in inspect.signature(cls.__init__).parameters.items():
-                if name in HYPERPARAMETER_HELP and parameter.default is not inspect.Parameter.empty:
-                    defaults[name] = parameter.default
+            defaults.update(_hyperparameter_defaults(cls))
     return defaults
+
+
+def _model_level_defaults(model_class):
+    """{hyperparameter: default} a model built from an architecture takes beside it (e.g. `pixelcnn_layers`)."""
+    return {name: default for name, default in _hyperparameter_defaults(model_class).items() if name != "arch"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +132,7 @@ class ModelSpec:
             >>> MODELS["dncnn"].defaults()
             {'conv_layers': 17, 'width': 64}
             >>> MODELS["vae"].defaults("mlp")
-            {'arch': 'mlp', 'width': 400, 'latent_dim': 20}
+            {'arch': 'mlp', 'width': 400, 'latent_dim': 20, 'pixelcnn_layers': 0}
         """
         if self.closed_form is not None:
             return {"latent_dim": None}
@@ -126,7 +140,11 @@ class ModelSpec:
             return _constructor_defaults(self.model_class)
         arch = arch or self.model_class.default_arch
         fields = dataclasses.fields(architectures.create(arch))
-        return {"arch": arch, **{field.name: field.default for field in fields}}
+        return {
+            "arch": arch,
+            **{field.name: field.default for field in fields},
+            **_model_level_defaults(self.model_class),
+        }
 
     def check(self, hyperparameters: dict) -> None:
         """Raises ValueError naming any hyperparameter that is not this model's, or is invalid.
@@ -155,7 +173,11 @@ class ModelSpec:
                 f"Received: {', '.join(f'{name}={given[name]!r}' for name in foreign)}."
             )
         if self.takes_arch:  # an impossible architecture fails here, before any network is built
-            architectures.create(given.get("arch") or self.model_class.default_arch, **given_without_arch(given))
+            model_level = _model_level_defaults(self.model_class)
+            architecture_given = {
+                name: value for name, value in given.items() if name != "arch" and name not in model_level
+            }
+            architectures.create(given.get("arch") or self.model_class.default_arch, **architecture_given)
 
     def build(
         self,
@@ -200,11 +222,6 @@ class ModelSpec:
         if self.seeded:
             kwargs["seed"] = seed
         return self.model_class(image_shape, network_dtype=network_dtype, **kwargs)
-
-
-def given_without_arch(hyperparameters):
-    """`hyperparameters` without `arch` (what `architectures.create` takes besides the name)."""
-    return {name: value for name, value in hyperparameters.items() if name != "arch"}
 
 
 def _fit_pca(train_images: np.ndarray, hyperparameters: dict, validation: tuple) -> PCA:

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfvae.models.encoder_decoder import EncoderDecoder
 from tfvae.models.objective import Objective
-from tfvae.models.variational import VariationalModel, gaussian_kl, per_image
+from tfvae.models.variational import VariationalModel, decoder_outputs, gaussian_kl, per_image
 
 
 def kl_divergence(z_mean, z_log_var):
@@ -41,6 +41,10 @@ class VAE(VariationalModel, EncoderDecoder):
             (`likelihood`, `sigma_x`, `beta`, `kl_warmup_steps`, `free_bits`, `iw_samples`,
             `noise_model`, `decoder_variance`, `mmse_samples`), the others at their defaults.
         seed: int or None, seeds the sampling layer. Defaults to `None`.
+        pixelcnn_layers: int >= 0, the gated layers of a PixelCNN decoder: the decoder's output
+            conditions a gated PixelCNN over the pixels in raster order (`tfvae.models.pixelcnn`;
+            likelihood `"bernoulli"` or `"discretized-logistic-mixture"`). Defaults to `0`: none,
+            each pixel's parameters come from z alone.
 
     Keyword Args:
         width (int | None): hidden units (`mlp`) or channels of the first convolution.
@@ -83,14 +87,19 @@ class VAE(VariationalModel, EncoderDecoder):
         arch: str | None = None,
         objective: Objective | None = None,
         seed: int | None = None,
+        pixelcnn_layers: int = 0,
         **kwargs,
     ):
         objective, kwargs = Objective.take(objective, kwargs)
         # === Layers: encoder and decoder (EncoderDecoder), sampling ===
         super().__init__(
-            image_shape, arch, heads=("z_mean", "z_log_var"), decoder_outputs=objective.decoder_outputs, **kwargs
+            image_shape,
+            arch,
+            heads=("z_mean", "z_log_var"),
+            decoder_outputs=decoder_outputs(objective, pixelcnn_layers),
+            **kwargs,
         )
-        self.init_objective(objective.resolved(self.architecture.vae_likelihood), seed)
+        self.init_objective(objective.resolved(self.architecture.vae_likelihood), seed, pixelcnn_layers)
         self.build((None, *self.image_shape))
 
     # === Inference ===
@@ -196,7 +205,7 @@ class VAE(VariationalModel, EncoderDecoder):
         return latents["z_mean"], latents["z_log_var"]
 
     def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """Decodes latents into the mean image of p(x | z).
+        """Decodes latents into the mean image of p(x | z) (with a PixelCNN decoder: a draw of it, seed 0).
 
         Args:
             z: float32 tensor or array of shape `(N, *latent_shape)`.
@@ -212,7 +221,7 @@ class VAE(VariationalModel, EncoderDecoder):
             >>> tuple(vae.decode(np.zeros((3, *vae.latent_shape), "float32")).shape)
             (3, 8, 8, 1)
         """
-        return self.likelihood_mean(self.decoder_output(z, training=training))
+        return self.generated_images(self.decoder_output(z, training=training))
 
     def sample(self, count: int, seed: int = 0) -> tf.Tensor:
         """Generates new images: decodes z drawn from the prior N(0, I).
@@ -230,7 +239,8 @@ class VAE(VariationalModel, EncoderDecoder):
             >>> tuple(vae.sample(3).shape)
             (3, 8, 8, 1)
         """
-        return self.decode(tf.random.stateless_normal((count, *self.latent_shape), [seed, 0]))
+        z = tf.random.stateless_normal((count, *self.latent_shape), [seed, 0])
+        return self.generated_images(self.decoder_output(z), seed)
 
     # === Training ===
     def elbo_terms(self, noisy: tf.Tensor, targets: tf.Tensor, training: bool) -> dict:
@@ -301,7 +311,8 @@ class VAE(VariationalModel, EncoderDecoder):
         epsilon = eps(tf.concat([[samples], tf.shape(z_mean)], 0))
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon
         output = self.decoder_output(tf.reshape(z, (-1, *self.latent_shape)), training=training)
-        repeated = tf.reshape(tf.broadcast_to(targets, tf.concat([[samples], tf.shape(targets)], 0)), tf.shape(output))
+        repeated = tf.broadcast_to(targets, tf.concat([[samples], tf.shape(targets)], 0))
+        repeated = tf.reshape(repeated, tf.concat([[-1], tf.shape(targets)[1:]], 0))
         log_ratio = 0.5 * (z_log_var + tf.square(epsilon) - tf.square(z))  # log N(z; 0, I) - log N(z; z_mean, var)
         return {
             "log_likelihood": -tf.reshape(self.negative_log_likelihood(repeated, output), [samples, -1]),
@@ -335,4 +346,4 @@ class VAE(VariationalModel, EncoderDecoder):
     # === Config ===
     def get_config(self):
         """The model's config: the architecture's and the objective's settings."""
-        return {**super().get_config(), **self.objective_config()}
+        return {**super().get_config(), "pixelcnn_layers": self.pixelcnn_layers, **self.objective_config()}

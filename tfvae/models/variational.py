@@ -2,7 +2,7 @@
 posterior draws a VAE is for (diverse reconstructions, their mean, their spread).
 
 A subclass (the one-level `VAE`, the `HierarchicalVAE`) builds its networks, calls
-`init_objective(objective, seed)` and defines how it encodes and decodes:
+`init_objective(objective, seed, pixelcnn_layers)` and defines how it encodes and decodes:
     posterior_state(images)              what the draws share (computed once per batch)
     draw_moments(state, seed, index)     the clean image's mean and variance given the images and
                                          one seeded draw from q(z | images) (`clean_moments`)
@@ -12,6 +12,11 @@ A subclass (the one-level `VAE`, the `HierarchicalVAE`) builds its networks, cal
         -> {"log_likelihood", "log_ratio": log p(z) - log q(z | x), each (samples, N),
             "kl_levels": the analytic KL per image of each level (of the first draws),
             "first_output": the decoder's output of the first draws}
+
+With a PixelCNN decoder (`pixelcnn_layers` >= 1) the decoder's output is a feature map, and a gated
+PixelCNN conditioned on it models the pixels in raster order (`tfvae.models.pixelcnn`): the
+likelihood of an image is teacher-forced (one pass), the estimate given an input is each pixel's
+mean given the input's pixels before it, and images from z alone are drawn pixel by pixel.
 """
 
 import dataclasses
@@ -20,10 +25,12 @@ import math
 import keras
 import tensorflow as tf
 
+from tfvae.models.arguments import check_count
 from tfvae.models.likelihoods import LIKELIHOODS, clip_to_unit
 from tfvae.models.metrics import psnr
 from tfvae.models.noise_models import parse_noise_model
 from tfvae.models.objective import Objective
+from tfvae.models.pixelcnn import PIXEL_DISTRIBUTIONS, GatedPixelCNN
 from tfvae.models.sampling import Sampling
 from tfvae.models.training_defaults import TrainingDefaults
 
@@ -51,6 +58,14 @@ def importance_weighted_bound(log_weights):
 SIGNAL_LOG_VARIANCE_OFFSET = 2 * math.log(0.1)
 SIGNAL_LOG_VARIANCE_RANGE = (-18.0, 2.0)  # std 1e-4 to 2.7: exp stays finite, sigma^2 + v positive
 PIXEL_DRAWS = 1 << 30  # the seed stream of a posterior draw's pixel noise (levels fold in 0, 1, ...)
+PIXELCNN_WIDTH = 32  # channels of each stack of a PixelCNN decoder
+PIXELCNN_CONDITION = 8  # channels per image channel of the feature map a PixelCNN decoder is conditioned on
+
+
+def decoder_outputs(objective: Objective, pixelcnn_layers: int) -> int:
+    """Values the decoder outputs per pixel and channel: the likelihood's parameters, or with a PixelCNN
+    decoder the feature map it is conditioned on."""
+    return PIXELCNN_CONDITION if pixelcnn_layers else objective.decoder_outputs
 
 
 def per_image(tensor):
@@ -70,14 +85,22 @@ class VariationalModel(TrainingDefaults, keras.Model):
     is_density_model = True
     density_chunk = 100  # posterior draws per image in one call of the density evaluation (memory)
 
-    def init_objective(self, objective: Objective, seed: int | None) -> None:
-        """Keeps the objective; creates the sampling layer, sigma_x and the trackers.
+    def init_objective(self, objective: Objective, seed: int | None, pixelcnn_layers: int = 0) -> None:
+        """Keeps the objective; creates the sampling layer, sigma_x, the PixelCNN decoder and the trackers.
 
-        A subclass calls it from its constructor, after creating its layers and before `build`.
+        A subclass calls it from its constructor, after creating its layers (its decoder's output
+        `decoder_outputs(objective, pixelcnn_layers)` values per pixel and channel) and before `build`.
 
         Args:
             objective: `Objective`, its likelihood resolved (not None).
             seed: int or None, seeds the sampling layer.
+            pixelcnn_layers: int >= 0, the gated layers of a PixelCNN decoder; 0: none, each
+                pixel's parameters come from z alone. Defaults to `0`.
+
+        Raises:
+            ValueError: if `pixelcnn_layers` is not a count, or the likelihood does not go with it
+                (a PixelCNN decoder takes `"bernoulli"` or `"discretized-logistic-mixture"`, and
+                the latter needs one).
 
         Examples:
             >>> from tfvae.models import VAE
@@ -85,9 +108,32 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> vae.objective.beta, vae.objective.likelihood  # the architecture's likelihood filled in
             (0.5, 'gaussian')
         """
+        check_count("pixelcnn_layers", pixelcnn_layers, 0)
+        if pixelcnn_layers and objective.likelihood not in PIXEL_DISTRIBUTIONS:
+            raise ValueError(
+                f"Expected likelihood in {tuple(PIXEL_DISTRIBUTIONS)} with a PixelCNN decoder. "
+                f"Received: likelihood={objective.likelihood!r}, pixelcnn_layers={pixelcnn_layers!r}."
+            )
+        if LIKELIHOODS[objective.likelihood].pixelcnn_only and not pixelcnn_layers:
+            raise ValueError(
+                f"Expected pixelcnn_layers >= 1 with likelihood={objective.likelihood!r}. Received: pixelcnn_layers=0."
+            )
         self.objective = objective
         self.noise_distribution = None if objective.noise_model is None else parse_noise_model(objective.noise_model)
         self.seed = seed
+        self.pixelcnn_layers = pixelcnn_layers
+        self.pixelcnn = None
+        if pixelcnn_layers:
+            channels = self.image_shape[2]
+            self.pixelcnn = GatedPixelCNN(
+                objective.likelihood,
+                channels,
+                gated_layers=pixelcnn_layers,
+                width=PIXELCNN_WIDTH,
+                dtype=self.network_dtype,
+                name="pixelcnn",
+            )
+            self.pixelcnn.build((None, None, None, channels), (None, None, None, PIXELCNN_CONDITION * channels))
 
         self.sampling = Sampling(seed=seed, name="sampling")
         self.log_sigma_x = self.add_weight(
@@ -140,6 +186,31 @@ class VariationalModel(TrainingDefaults, keras.Model):
         """
         return LIKELIHOODS[self.objective.likelihood].mean(self.split_output(output)[0])
 
+    def generated_images(self, output: tf.Tensor, seed: int | tf.Tensor = 0) -> tf.Tensor:
+        """The images a decoder output stands for when no image is observed: what `decode` and `sample` return.
+
+        Args:
+            output: float32 tensor, the decoder's raw output.
+            seed: int or integer tensor, seeds a PixelCNN decoder's draws. Defaults to `0`.
+
+        Returns:
+            A float32 tensor `(N, H, W, C)` in [0, 1]: the likelihood's mean, or with a PixelCNN
+            decoder images drawn pixel by pixel.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, likelihood="bernoulli",
+            ...           pixelcnn_layers=1)
+            >>> features = np.zeros((2, 8, 8, 8), "float32")  # the decoder's output: 8 features per channel
+            >>> images = vae.generated_images(features, seed=1).numpy()
+            >>> images.shape, sorted(set(images.ravel()) - {0.0, 1.0})  # binary pixels, drawn
+            ((2, 8, 8, 1), [])
+        """
+        if self.pixelcnn is not None:
+            return self.pixelcnn.sample(output, seed)[0]
+        return self.likelihood_mean(output)
+
     def split_output(self, output: tf.Tensor) -> tuple:
         """Splits the decoder's raw output into the signal's part and its log variance.
 
@@ -171,7 +242,8 @@ class VariationalModel(TrainingDefaults, keras.Model):
 
         Without `decoder_variance` the decoder's mean, sure of itself (variance 0); with it, the
         posterior of each clean pixel given its noisy value and the decoder's N(signal, v)
-        (`noise_models.censored_posterior`), its mean clipped to [0, 1].
+        (`noise_models.censored_posterior`), its mean clipped to [0, 1]. With a PixelCNN decoder,
+        each pixel's mean given the pixels of `noisy` before it (variance 0).
 
         Args:
             noisy: float32 tensor `(N, H, W, C)`, the images the decoder output is for.
@@ -191,6 +263,9 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> round(float(mean[0, 0, 0, 0]), 4), round(float(variance[0, 0, 0, 0]), 4)
             (0.5, 0.005)
         """
+        if self.pixelcnn is not None:
+            mean = self.pixelcnn.pixel_distribution.mean(noisy, self.pixelcnn(noisy, output))
+            return mean, tf.zeros_like(mean)
         signal, log_variance = self.split_output(output)
         if log_variance is None:
             estimate = self.likelihood_mean(output)
@@ -298,6 +373,8 @@ class VariationalModel(TrainingDefaults, keras.Model):
             >>> [round(float(nll), 2) for nll in vae.negative_log_likelihood(zeros, zeros)]
             [58.81, 58.81]
         """
+        if self.pixelcnn is not None:  # teacher forcing: the pixels of `targets` are its input
+            return -self.pixelcnn.log_prob(targets, output)
         if self.noise_distribution is not None:
             signal, log_variance = self.split_output(output)
             return self.noise_distribution.nll(targets, signal, None if log_variance is None else tf.exp(log_variance))

@@ -57,7 +57,7 @@ class TrainConfig:
             (Noise2Void) or `"n2n"` (Neighbor2Neighbor; both with `targets="noisy"`). Defaults to `"vae"`.
         arch: str or None, a model hyperparameter (each is described in
             `tfvae.models.registry.HYPERPARAMETER_HELP`; one the model does not take is an
-            error). Defaults to `None`: the model's default, as are the next eight.
+            error). Defaults to `None`: the model's default, as are the next nine.
         width: int or None, a model hyperparameter. Defaults to `None`.
         latent_dim: int or None, a model hyperparameter. Defaults to `None`.
         latent_stride: int or None, a model hyperparameter. Defaults to `None`.
@@ -66,6 +66,7 @@ class TrainConfig:
         conv_layers: int or None, a model hyperparameter. Defaults to `None`.
         gated: bool or None, a model hyperparameter. Defaults to `None`.
         learned_prior: bool or None, a model hyperparameter. Defaults to `None`.
+        pixelcnn_layers: int or None, a model hyperparameter. Defaults to `None`.
         dataset: str, what `tfvae.data.load` reads: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
             a path, or several joined with `+`. Defaults to `"mnist"`.
         noise: str, the training noise spec (`tfvae.data.parse_noise`); `"none"` for a plain
@@ -151,6 +152,7 @@ class TrainConfig:
     conv_layers: int | None = _hyperparameter("conv_layers")
     gated: bool | None = _hyperparameter("gated")
     learned_prior: bool | None = _hyperparameter("learned_prior")
+    pixelcnn_layers: int | None = _hyperparameter("pixelcnn_layers")
     # === data ===
     dataset: str = _field("data", "mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
     noise: str = _field(
