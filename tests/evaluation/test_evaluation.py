@@ -135,6 +135,12 @@ def test_the_report_gives_the_nll_with_its_standard_error(evaluations):
     assert "(standard error) nats" in (evaluations["run"][1] / "evaluation.md").read_text()
 
 
+def test_the_share_of_the_nll_the_latents_carry_is_their_kl_over_the_nll(evaluations):
+    results = evaluations["run"][0]
+    share = results["latent_usage"]["kl_total_nats"] / results["density"]["nll_nats"]
+    assert results["latent_usage"]["share_of_nll"] == pytest.approx(share)
+
+
 def test_uncertainty_is_the_spread_of_the_requested_posterior_samples(evaluations):
     uncertainty = evaluations["saved"][0]["uncertainty"]
     assert uncertainty["by_noise"]["gaussian:0.3"]["mean_pixel_std"] > 0 and uncertainty["samples"] == 4

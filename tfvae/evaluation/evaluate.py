@@ -140,6 +140,10 @@ def evaluate(
     if iw_samples and endpoints.is_density_model:
         results["density"] = density.density_scores(endpoints.model, clean, samples=iw_samples, seed=seed)
         results["latent_usage"] = density.latent_usage(endpoints.model, clean)
+        # The nats the latents carry about an image (the KL) out of all it takes: near 0, a collapsed latent.
+        results["latent_usage"]["share_of_nll"] = (
+            results["latent_usage"]["kl_total_nats"] / results["density"]["nll_nats"]
+        )
     out.mkdir(parents=True, exist_ok=True)
     if endpoints.can_sample and posterior_samples > 1:
         results["uncertainty"] = uncertainty_report(endpoints, clean[:256], specs, seed, posterior_samples, out)
@@ -174,7 +178,8 @@ def summary(results, specs):
         lines += [
             f"ELBO {d['elbo_nats']:.2f} nats; importance-weighted NLL (k={d['samples']}) {d['nll_nats']:.2f} "
             f"+- {d['nll_standard_error_nats']:.2f} (standard error) nats "
-            f"= {d['nll_bits_per_dim']:.4f} bits/dim; KL {usage['kl_total_nats']:.2f} nats; "
+            f"= {d['nll_bits_per_dim']:.4f} bits/dim; KL {usage['kl_total_nats']:.2f} nats "
+            f"({usage['share_of_nll']:.1%} of the NLL carried by the latents); "
             f"active units {usage['active_units']} of {usage['latent_dimensions']}.",
         ]
         if len(usage["levels"]) > 1:
