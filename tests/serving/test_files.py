@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -6,7 +8,7 @@ from PIL import Image
 
 from tfvae import cli
 from tfvae.models import VAE, fit_pca
-from tfvae.serving import files, saved_model
+from tfvae.serving import files, inference, saved_model
 from tfvae.serving.endpoints import Endpoints, load_endpoints
 
 
@@ -250,3 +252,24 @@ def test_the_cli_samples_a_vae_savedmodel(tmp_path):
     args = ["denoise", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--posterior-samples", "3"]
     assert cli.main([*args, "--write-samples"]) == 0
     assert files.read_image(tmp_path / "out" / "g.sample2.png").shape == (21, 34, 1)
+
+
+def identity(batch):
+    """A stand-in denoiser that changes nothing: what comes back is what the tiling and blending did."""
+    return np.asarray(batch)
+
+
+def test_a_photo_larger_than_one_pass_comes_back_pixel_for_pixel_through_the_tiles(monkeypatch):
+    monkeypatch.setattr(inference, "MAX_WHOLE_PIXELS", 64 * 64)
+    monkeypatch.setattr(inference, "LARGE_TILE", 64)
+    pixels = np.random.default_rng(0).integers(0, 65536, (150, 203, 4), dtype=np.uint16)  # RGBA, 16 bit
+    np.testing.assert_array_equal(files.denoise_pixels(pixels, identity, (32, 32, 3), 8)[0], pixels)
+
+
+def test_denoising_a_12_megapixel_photo_holds_tiles_not_copies_of_it():
+    pixels = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
+    tracemalloc.start()
+    files.denoise_pixels(pixels, identity, (32, 32, 3), 8)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * pixels.nbytes  # the output is one copy; a float32 copy of the photo alone would be four

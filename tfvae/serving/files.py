@@ -11,8 +11,9 @@ What comes in goes out: the same size, channels and bit depth, under the same na
 - A VAE can also sample: `--posterior-samples K` writes the mean of K posterior draws (the MMSE estimate)
   and their per-pixel std (`<name>.std.png`: how sure the model is), `--write-samples` each draw
   (`<name>.sample<k>.png`), all in the input's mode and depth.
-Files are processed one at a time (memory bounded by the largest image), with a progress line
-each; a file that fails is named at the end and the others' outputs stay written.
+Files are processed one at a time, with a progress line each; a large image goes through in tiles,
+so memory holds its pixels, its output and a row of tiles, not float copies of it. A file that fails
+is named at the end and the others' outputs stay written.
 """
 
 import sys
@@ -74,32 +75,38 @@ def read_image(path):
         raise ValueError("cannot be decoded as an image.") from None
 
 
-def denoise_colour(colour, denoise, image_shape, size_multiple):
-    """Denoise (H, W, 1 or 3) float32 colour channels with a model of `image_shape[-1]` channels.
+def with_channels(denoise, channels, model_channels):
+    """`denoise` (a function on NHWC batches of a model with `model_channels`) for batches of `channels`.
 
     `denoise` may return G images stacked on the channel axis (G groups of the model's channels,
-    as `posterior_stack` does); each comes back with the input's channels: (H, W, G * channels)."""
-    channels = image_shape[-1]
-    if colour.shape[-1] == channels:
-        return denoise_image(colour, denoise, image_shape, size_multiple)
-    if channels == 3:  # grey through an RGB model: three equal channels, averaged back
-        out = denoise_image(np.repeat(colour, 3, axis=-1), denoise, image_shape, size_multiple)
-        return out.reshape(*out.shape[:2], -1, 3).mean(-1)
-    planes = [denoise_image(colour[..., [c]], denoise, image_shape, size_multiple) for c in range(3)]
-    return np.stack(planes, axis=-1).reshape(*planes[0].shape[:2], -1)  # RGB through a grey model: per channel
+    as `posterior_stack` does); each comes back with `channels`: (N, H, W, G * channels)."""
+    if channels == model_channels:
+        return denoise
+    if model_channels == 3:  # grey through an RGB model: three equal channels, averaged back
+
+        def through_colour(batch):
+            out = np.asarray(denoise(np.repeat(batch, 3, axis=-1)))
+            return out.reshape(*out.shape[:3], -1, 3).mean(-1)
+
+        return through_colour
+
+    def per_channel(batch):  # RGB through a grey model: each channel on its own
+        planes = [np.asarray(denoise(batch[..., [c]])) for c in range(3)]
+        return np.stack(planes, axis=-1).reshape(*planes[0].shape[:3], -1)
+
+    return per_channel
 
 
 def denoise_pixels(pixels, denoise, image_shape, size_multiple):
     """Integer (H, W, C) pixels, C in 1-4, denoised: a list of the G images `denoise` returns per
-    input (one for a denoiser), each of the input's shape and dtype, alpha unchanged."""
+    input (one for a denoiser), each of the input's shape and dtype, alpha unchanged. Large images
+    go through in tiles, so memory is bounded by the tiles and the pixels (`inference`)."""
     if pixels.shape[-1] not in (1, 2, 3, 4):
         raise ValueError(f"Expected 1 to 4 channels (grey, grey + alpha, RGB, RGBA). Received: {pixels.shape[-1]}.")
     colour_channels = 1 if pixels.shape[-1] <= 2 else 3
-    scale = float(np.iinfo(pixels.dtype).max)
-    colour = pixels[..., :colour_channels].astype(np.float32) / scale
-    denoised = denoise_colour(colour, denoise, image_shape, size_multiple)
-    integers = np.round(np.clip(denoised, 0.0, 1.0) * scale).astype(pixels.dtype)
-    groups = np.split(integers, integers.shape[-1] // colour_channels, axis=-1)
+    adapted = with_channels(denoise, colour_channels, image_shape[-1])
+    denoised = denoise_image(pixels[..., :colour_channels], adapted, image_shape, size_multiple)
+    groups = np.split(denoised, denoised.shape[-1] // colour_channels, axis=-1)
     return [np.concatenate([group, pixels[..., colour_channels:]], axis=-1) for group in groups]
 
 
