@@ -116,3 +116,11 @@ def test_unsupervised_benchmark_reports_scores_and_calibration(tiny_vae_run, fak
     page = (tmp_path / "page.md").read_text()
     calibration = [line for line in page.splitlines() if line.startswith(f"| unsupervised VAE {tiny_vae_run} |")]
     assert len(calibration) == 4 and all(0 <= float(row.split("|")[3]) <= 1 for row in calibration)
+
+
+def test_denoise_memory_benchmark_reports_time_and_peak_memory_per_size(tmp_path, spawn):
+    model = saved_model.export_model(Autoencoder((16, 16, 3), width=4, latent_dim=4), tmp_path, "ae", 1)
+    args = ["benchmarks/denoise_memory.py", str(model), "--megapixels", "0.02", "0.05"]
+    assert run_script(spawn, "memory", *args, "--page", str(tmp_path / "page.md")) == 0, spawn.log("memory")
+    rows = [line for line in (tmp_path / "page.md").read_text().splitlines() if line.startswith("| ") and " x " in line]
+    assert len(rows) == 3 and all(float(row.split("|")[5]) > 0 for row in rows)  # a peak for each size
