@@ -77,6 +77,7 @@ def test_the_noise_model_survives_a_keras_round_trip(tmp_path):
         ({"model": "n2v"}, "Expected --targets noisy for model=.n2v."),
         ({"targets": "noisy", "noise": "none", "noise_model": "gaussian:0"}, "'gaussian:0'"),
         ({"targets": "both"}, "targets='both'"),
+        ({"targets": "noisy", "noise": "none", "model": "n2v", "synthetic_fraction": 0.5}, "dead-leaves images"),
     ],
 )
 def test_bad_noisy_target_settings_are_refused(fields, message):

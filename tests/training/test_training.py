@@ -13,6 +13,7 @@ import pytest
 from fakes import TINY, TINY_FIELDS, write_mnist_folder
 
 from tfvae import cli, data
+from tfvae.data import pipeline
 from tfvae.evaluation.scoring import denoising_scores
 from tfvae.models import precision, with_network_dtype
 from tfvae.models.saving import FINAL_MODEL
@@ -120,6 +121,18 @@ def test_other_models_beat_the_noisy_input_by_a_margin(fake_data, tmp_path, mode
     assert cli.main([*args, "--out", str(out)]) == 0
     scores = sigma_scores(out)
     assert scores["psnr"] > scores["noisy_psnr"] + MARGIN_DB["0.2"] / 2
+
+
+def test_fit_trains_on_dead_leaves_batches_of_another_size(fake_data, tmp_path, monkeypatch):
+    drawn = []
+    draw = pipeline.dead_leaves
+    monkeypatch.setattr(
+        pipeline, "dead_leaves", lambda *args, **kwargs: drawn.append(args[1:3]) or draw(*args, **kwargs)
+    )
+    out = tmp_path / "run"
+    args = ["train", *TINY, "--epochs", "1", "--steps-per-epoch", "4", "--synthetic-fraction", "0.5"]
+    assert cli.main([*args, "--synthetic-size", "48", "--out", str(out)]) == 0
+    assert drawn[:2] == [(48, 48), (48, 48)]
 
 
 def test_time_budget_stops_after_the_step_that_used_it_up(fake_data, tmp_path, monkeypatch):
@@ -232,6 +245,8 @@ def test_existing_run_folders_are_never_overwritten(tmp_path):
         ({"arch": "mlp", "latent_stride": 2}, "model='vae', arch='mlp'.*latent_stride=2"),
         ({"model": "dncnn", "arch": "conv"}, "hyperparameters of model='dncnn'.*Received: arch='conv'"),
         ({"latent_stride": 3}, "latent_stride=3"),
+        ({"synthetic_fraction": 1.5}, "synthetic_fraction=1.5"),
+        ({"synthetic_size": 0}, "synthetic_size=0"),
     ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, kwargs, message):

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfvae.data.images import check_images
 from tfvae.data.noise import Mixture, Noise, parse_noise
+from tfvae.data.synthetic import dead_leaves
 
 _ENDLESS = 2**62  # "forever" for Dataset.range; a step counter never gets there
 
@@ -49,6 +50,54 @@ def _stream_seed(seed, stream):
     return tf.constant([seed, stream], tf.int64)
 
 
+SYNTHETIC_STREAM = 2  # the dead-leaves images' entropy is (seed, SYNTHETIC_STREAM, step)
+
+
+def is_synthetic_step(step, fraction):
+    """Whether global step `step` (an int64 tensor) draws synthetic images: such steps are spread
+    evenly, `floor(s * fraction)` of them before step `s`."""
+    step = tf.cast(step, tf.float64)
+    return tf.floor((step + 1) * fraction) > tf.floor(step * fraction)
+
+
+def synthetic_batch_size(batch_size, image_size, synthetic_size):
+    """Synthetic images per batch: as many pixels as a batch of the dataset's images (at least one),
+    so a step costs about the same and the loss weighs both kinds of batch alike."""
+    return max(1, round(batch_size * image_size[0] * image_size[1] / synthetic_size**2))
+
+
+def _dataset_batches(pixels, batch_size, seed, steps, drawn):
+    """(clean batch, step) pairs: the dataset's shuffled batches from the `drawn`-th on, along `steps`."""
+    indices = shuffled_index_batches(int(pixels.shape[0]), batch_size, seed, drawn)
+    return tf.data.Dataset.zip(indices, steps).map(lambda index, step: (tf.gather(pixels, index), step))
+
+
+def _clean_batches(pixels, batch_size, seed, first_step, synthetic_fraction, synthetic_size):
+    """Endless (clean batch, global step) pairs: the dataset's images, and dead-leaves images of
+    `synthetic_size` pixels at the steps `is_synthetic_step` picks."""
+    steps = tf.data.Dataset.range(first_step, _ENDLESS)
+    if not synthetic_fraction:
+        return _dataset_batches(pixels, batch_size, seed, steps, first_step)
+    synthetic = lambda step: is_synthetic_step(step, synthetic_fraction)  # noqa: E731
+    dataset_steps_before = first_step - int(np.floor(first_step * synthetic_fraction))
+    dataset_batches = _dataset_batches(
+        pixels, batch_size, seed, steps.filter(lambda step: tf.logical_not(synthetic(step))), dataset_steps_before
+    )
+    count = synthetic_batch_size(batch_size, pixels.shape[1:3], synthetic_size)
+    shape = (count, synthetic_size, synthetic_size, int(pixels.shape[-1]))
+
+    def draw(step):
+        return dead_leaves(count, synthetic_size, synthetic_size, shape[-1], seed=(seed, SYNTHETIC_STREAM, int(step)))
+
+    synthetic_batches = steps.filter(synthetic).map(
+        lambda step: (tf.ensure_shape(tf.numpy_function(draw, [step], tf.float32, stateful=False), shape), step),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    choices = steps.map(lambda step: tf.cast(synthetic(step), tf.int64))
+    return tf.data.Dataset.choose_from_datasets([dataset_batches, synthetic_batches], choices)
+
+
 def shuffled_index_batches(count, batch_size, seed, first_step=0):
     """Endless int64 index batches: each pass over `count` items reshuffled, partial batches dropped."""
     per_pass = count // batch_size
@@ -72,6 +121,8 @@ def make_dataset(
     binarize: bool = False,
     first_step: int = 0,
     grey_fraction: float = 0.0,
+    synthetic_fraction: float = 0.0,
+    synthetic_size: int = 128,
 ) -> tf.data.Dataset:
     """Makes a `tf.data.Dataset` of `(noisy, clean)` float32 batches for `fit` or `evaluate`.
 
@@ -99,15 +150,22 @@ def make_dataset(
         grey_fraction: float in [0, 1], the fraction of images (drawn per image and step)
             turned grey, with the same noise in every channel, as a grey photo reaches an RGB
             model. Defaults to `0.0`.
+        synthetic_fraction: float in [0, 1], training only: the fraction of batches that hold
+            dead-leaves images (`tfvae.data.synthetic`) of `synthetic_size` pixels instead of
+            the dataset's, spread evenly over the steps; such a batch holds as many pixels as
+            the others. Defaults to `0.0`.
+        synthetic_size: int, the height and width of the dead-leaves images. Defaults to `128`.
 
     Returns:
-        A `tf.data.Dataset` of `(noisy, clean)` pairs of float32 tensors `(batch_size, H, W, C)`.
+        A `tf.data.Dataset` of `(noisy, clean)` pairs of float32 tensors `(batch_size, H, W, C)`
+        (dead-leaves batches: `(n, synthetic_size, synthetic_size, C)`).
 
     Raises:
         ValueError: if `images` break the image contract, `batch_size` is not a positive
             integer (or, in training, exceeds the number of images), `first_step` is negative,
-            not an integer or nonzero outside training, `grey_fraction` is outside [0, 1], or
-            `noise` is not a valid spec.
+            not an integer or nonzero outside training, `grey_fraction` is outside [0, 1],
+            `synthetic_fraction` is outside [0, 1] or nonzero outside training, `synthetic_size`
+            is not a positive integer, or `noise` is not a valid spec.
 
     Examples:
         >>> import numpy as np
@@ -135,17 +193,25 @@ def make_dataset(
         )
     if not 0 <= grey_fraction <= 1:
         raise ValueError(f"Expected 0 <= grey_fraction <= 1. Received: grey_fraction={grey_fraction!r}.")
+    if not 0 <= synthetic_fraction <= 1 or (synthetic_fraction and not training):
+        raise ValueError(
+            "Expected 0 <= synthetic_fraction <= 1, and 0 unless training. "
+            f"Received: synthetic_fraction={synthetic_fraction!r}, training={training!r}."
+        )
+    if not isinstance(synthetic_size, int) or synthetic_size < 1:
+        raise ValueError(
+            f"Expected synthetic_size to be a positive integer. Received: synthetic_size={synthetic_size!r}."
+        )
     noise = parse_noise(noise)
     pixels = tf.constant(images)
     if training:
-        indices = shuffled_index_batches(len(images), batch_size, seed, first_step)
+        clean = _clean_batches(pixels, batch_size, seed, first_step, synthetic_fraction, synthetic_size)
     else:
-        indices = tf.data.Dataset.range(len(images)).batch(batch_size)
-    steps = tf.data.Dataset.range(first_step, _ENDLESS)
+        clean = tf.data.Dataset.zip(
+            tf.data.Dataset.range(len(images)).batch(batch_size), tf.data.Dataset.range(_ENDLESS)
+        ).map(lambda index, step: (tf.gather(pixels, index), step))
     noise_seed = _stream_seed(seed, 1)
-    batches = tf.data.Dataset.zip(indices, steps).map(
-        lambda index, step: (tf.gather(pixels, index), tf.random.experimental.stateless_fold_in(noise_seed, step))
-    )
+    batches = clean.map(lambda x, step: (x, tf.random.experimental.stateless_fold_in(noise_seed, step)))
     device = default_noise_device() if device == "auto" else device
     if device:
         batches = batches.apply(tf.data.experimental.copy_to_device(device))

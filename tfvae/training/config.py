@@ -78,6 +78,12 @@ class TrainConfig:
             Defaults to `False`.
         grey_fraction: float in [0, 1], the fraction of training images turned grey, with the
             same noise in every channel (RGB models for grey photos). Defaults to `0.0`.
+        synthetic_fraction: float in [0, 1], the fraction of training batches that hold
+            dead-leaves images (`tfvae.data.synthetic`, drawn afresh every step) instead of the
+            dataset's, each batch as many pixels as a dataset batch; clean targets only.
+            Defaults to `0.0`.
+        synthetic_size: int, the height and width of the dead-leaves images (a multiple of the
+            model's size multiple). Defaults to `128`.
         train_size: int or None, train on the first N training images only. Defaults to `None`.
         validation_size: int, the validation slice held out of the train images. Defaults to
             `5000`.
@@ -170,6 +176,13 @@ class TrainConfig:
         0.0,
         "fraction of training images turned grey, the same noise in every channel (RGB models for grey photos)",
     )
+    synthetic_fraction: float = _field(
+        "data",
+        0.0,
+        "fraction of training batches that are dead-leaves images drawn afresh (tfvae.data.synthetic), "
+        "each as many pixels as a dataset batch: training beyond the dataset's image size",
+    )
+    synthetic_size: int = _field("data", 128, "height and width of the dead-leaves images")
     train_size: int | None = _field("data", None, "use only the first N training images")
     validation_size: int = _field("data", sources.DEFAULT_VALIDATION_SIZE, "validation slice of train")
     data_dir: str | None = _field("data", None, "folder searched first for the dataset")
@@ -258,11 +271,16 @@ class TrainConfig:
             )
         if not 0 <= self.grey_fraction <= 1:
             raise ValueError(f"Expected 0 <= grey_fraction <= 1. Received: grey_fraction={self.grey_fraction!r}.")
+        if not 0 <= self.synthetic_fraction <= 1:
+            raise ValueError(
+                f"Expected 0 <= synthetic_fraction <= 1. Received: synthetic_fraction={self.synthetic_fraction!r}."
+            )
         if not 0 <= self.ema < 1:
             raise ValueError(f"Expected 0 <= ema < 1 (0: off). Received: ema={self.ema!r}.")
         if self.xla not in XLA_CHOICES:
             raise ValueError(f"Expected xla in {sorted(XLA_CHOICES)}. Received: xla={self.xla!r}.")
-        for name in ("learning_rate", "batch_size", "epochs", "steps_per_execution", "validation_size"):
+        positive = ("learning_rate", "batch_size", "epochs", "steps_per_execution", "validation_size", "synthetic_size")
+        for name in positive:
             _check_positive(name, getattr(self, name))
         for name in ("time_budget", "steps_per_epoch", "train_size"):
             if getattr(self, name) is not None:
@@ -296,6 +314,11 @@ class TrainConfig:
             raise ValueError(
                 "Expected --noise none with --targets noisy: the images are noisy already, and noise added "
                 f"afresh every epoch would be a hidden form of supervision. Received: noise={self.noise!r}."
+            )
+        if self.synthetic_fraction:
+            raise ValueError(
+                "Expected synthetic_fraction 0 with --targets noisy: dead-leaves images are clean, and training on "
+                f"them would be a hidden form of supervision. Received: synthetic_fraction={self.synthetic_fraction}."
             )
         if self.noise_model is not None:
             parse_noise_model(self.noise_model)

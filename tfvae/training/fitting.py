@@ -75,6 +75,8 @@ def make_streams(config, train_images, validation_images, first_step=0):
         binarize=config.binarize,
         first_step=first_step,
         grey_fraction=config.grey_fraction,
+        synthetic_fraction=config.synthetic_fraction,
+        synthetic_size=config.synthetic_size,
     )
     validation_data = make_dataset(
         validation_images,
