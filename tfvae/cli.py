@@ -36,6 +36,7 @@ from absl import logging as absl_logging
 from tfvae.data import noise, noisy_copy, sources
 from tfvae.evaluation import evaluate, figures
 from tfvae.models import precision, with_config, with_network_dtype
+from tfvae.models.objective import INFERENCE_SETTINGS
 from tfvae.serving import ensemble, files, saved_model
 from tfvae.serving.endpoints import load_endpoints
 from tfvae.training import TrainConfig, run
@@ -122,8 +123,8 @@ def export_run(args):
     model = saved_model.load_trained_model(args.model_path)
     if args.dtype_policy:
         model = with_network_dtype(model, args.dtype_policy)
-    if args.mmse_samples is not None:
-        model = with_config(model, mmse_samples=args.mmse_samples)
+    inference = {name: getattr(args, name) for name in INFERENCE_SETTINGS if getattr(args, name) is not None}
+    model = with_config(model, **inference)
     target = saved_model.export_model(
         model, args.to, args.name, args.version, force=args.force, ensemble_transforms=args.ensemble_transforms
     )
@@ -145,6 +146,7 @@ def evaluate_model(args):
         force=args.force,
         binarize=args.binarize,
         self_ensemble=args.self_ensemble,
+        calibrate=args.calibrate,
     )
     print((Path(args.out) / "evaluation.md").read_text())
 
@@ -324,6 +326,12 @@ def build_parser():
         help="VAE: serving_default returns the mean of this many decoded posterior draws, the MMSE estimate "
         "(0: the posterior mean decoded once; default: as trained, 0)",
     )
+    export_command.add_argument(
+        "--posterior-temperature",
+        type=float,
+        help="VAE: scale the spread of the posterior draws of z by this (sample_posterior and the MMSE "
+        "estimate), e.g. the temperature `tfvae evaluate --calibrate` found (default: as set, 1)",
+    )
     export_command.set_defaults(run=export_run)
 
     evaluate_command = commands.add_parser(
@@ -348,6 +356,12 @@ def build_parser():
     )
     evaluate_command.add_argument(
         "--self-ensemble", action="store_true", help="score the self-ensemble (denoise_ensemble) instead of one pass"
+    )
+    evaluate_command.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="with --posterior-samples and a run or .keras VAE: find the posterior temperature at which the "
+        "draws' central 90 %% interval covers 90 %% of the clean pixels",
     )
     evaluate_command.add_argument("--seed", type=int, default=0)
     evaluate_command.add_argument("--out", default="evaluation", help="report folder")

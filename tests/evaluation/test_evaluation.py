@@ -108,7 +108,7 @@ def evaluations(tiny_vae_run, fake_data_root, tmp_path_factory):
     kwargs = {"dataset": "mnist", "specs": SPECS, "limit": 64, "posterior_samples": 4, "iw_samples": 10}
     kwargs["data_dir"] = str(fake_data_root)
     return {
-        "run": (evaluate.evaluate(tiny_vae_run, out=root / "run", **kwargs), root / "run"),
+        "run": (evaluate.evaluate(tiny_vae_run, out=root / "run", calibrate=True, **kwargs), root / "run"),
         "saved": (evaluate.evaluate(served, out=root / "saved", **kwargs), root / "saved"),
     }
 
@@ -153,6 +153,21 @@ def test_uncertainty_is_reported_at_every_noise_level_scored(evaluations):
 def test_the_coverage_of_the_draws_interval_is_a_fraction_of_the_pixels(evaluations):
     coverage = [row["coverage_90"] for row in evaluations["saved"][0]["uncertainty"]["by_noise"].values()]
     assert all(0 <= value <= 1 for value in coverage)
+
+
+def test_calibration_reports_a_temperature_and_the_coverage_at_it_per_noise(evaluations):
+    calibration = evaluations["run"][0]["calibration"]
+    assert calibration["temperature"] > 0 and set(calibration["coverage_90"]) == set(SPECS)
+
+
+def test_the_report_names_the_calibrated_temperature(evaluations):
+    assert "posterior_temperature" in (evaluations["run"][1] / "evaluation.md").read_text()
+
+
+def test_calibrating_a_saved_model_is_refused(evaluations, tmp_path):
+    served = evaluations["saved"][0]["model"]
+    with pytest.raises(ValueError, match="Expected a Keras VAE"):
+        evaluate.evaluate(served, "mnist", out=tmp_path, posterior_samples=4, calibrate=True)
 
 
 def test_the_report_states_the_coverage(evaluations):

@@ -219,6 +219,15 @@ def test_export_can_serve_a_bfloat16_model_in_float32(tmp_path):
         with_network_dtype(MODELS["pca"](), "float32")
 
 
+def test_export_sets_the_posterior_temperature_the_served_draws_use(tmp_path):
+    trained = MODELS["vae"]()
+    trained.save(tmp_path / "vae.keras")
+    args = ["export", str(tmp_path / "vae.keras"), "--name", "vae", "--to", str(tmp_path)]
+    assert cli.main([*args, "--posterior-temperature", "0.5"]) == 0
+    metadata = json.loads((tmp_path / "vae" / "1" / saved_model.METADATA_FILE).read_text())
+    assert metadata["config"]["posterior_temperature"] == 0.5
+
+
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (REPO / "saved_models").glob("*/*/saved_model.pb"))
 CARDS = {

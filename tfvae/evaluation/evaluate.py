@@ -14,7 +14,7 @@ import numpy as np
 from tfvae.data import sources
 from tfvae.data.images import check_images
 from tfvae.data.noise import add_noise
-from tfvae.evaluation import density, figures
+from tfvae.evaluation import calibration, density, figures
 from tfvae.evaluation.metrics import interval_coverage, std_error_correlation
 from tfvae.evaluation.scoring import (
     HEADLINE_SIGMAS,
@@ -29,6 +29,7 @@ from tfvae.evaluation.scoring import (
 from tfvae.serving.endpoints import load_endpoints
 
 MODEL_NAME = "model"
+CALIBRATION_IMAGES = 200
 UNCERTAINTY_NOISE = "gaussian:0.3"
 
 
@@ -46,6 +47,7 @@ def evaluate(
     force: bool = False,
     binarize: bool = False,
     self_ensemble: bool = False,
+    calibrate: bool = False,
 ) -> dict:
     """Scores a trained model against the baselines on one split of a dataset: `tfvae evaluate`.
 
@@ -76,6 +78,10 @@ def evaluate(
             `False`.
         self_ensemble: bool, score the model's self-ensemble instead of its single pass. Defaults to
             `False`.
+        calibrate: bool, with `posterior_samples` > 1 and a Keras VAE: also find the
+            `posterior_temperature` at which the draws' central 90 % interval covers 90 % of the
+            clean pixels over `specs` (`tfvae.evaluation.calibration`), on the first
+            `CALIBRATION_IMAGES` images. Defaults to `False`.
 
     Returns:
         The results written to `out/evaluation.json`: `"denoising"` maps each method to
@@ -115,6 +121,11 @@ def evaluate(
             f"{out} already holds an evaluation; pass --force to overwrite it or choose another --out."
         )
     endpoints = load_endpoints(model_path)
+    if calibrate and (posterior_samples < 2 or not hasattr(endpoints.model, "posterior_samples")):
+        raise ValueError(
+            "Expected a Keras VAE (a run folder or .keras file) and posterior_samples > 1 to calibrate. "
+            f"Received: {model_path} ({type(endpoints.model).__name__}), posterior_samples={posterior_samples}."
+        )
     if self_ensemble and endpoints.denoise_ensemble is None:
         raise ValueError(f"Expected a model with a self-ensemble. Received: {model_path} without one.")
     denoise = endpoints.denoise_ensemble if self_ensemble else endpoints.denoise
@@ -147,6 +158,10 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     if endpoints.can_sample and posterior_samples > 1:
         results["uncertainty"] = uncertainty_report(endpoints, clean[:256], specs, seed, posterior_samples, out)
+    if calibrate:
+        results["calibration"] = calibration.calibration_report(
+            endpoints.model, clean[:CALIBRATION_IMAGES], list(specs), posterior_samples, seed
+        )
     (out / "evaluation.json").write_text(json.dumps(results, indent=2))
     (out / "evaluation.md").write_text(summary(results, specs))
     draw_figures(endpoints, results, clean, labels, out, seed)
@@ -171,6 +186,15 @@ def summary(results, specs):
                 f"| {spec} | {r['mean_pixel_std']:.4f} | {r['coverage_90']:.3f} | {r['std_error_correlation']:.2f} |"
                 for spec, r in u["by_noise"].items()
             ),
+            "",
+        ]
+    if "calibration" in results:
+        c = results["calibration"]
+        lines += [
+            f"Calibration ({c['samples']} posterior samples of {c['images']} images): posterior_temperature "
+            f"{c['temperature']:.3f} makes the central 90 % interval cover "
+            + ", ".join(f"{coverage:.3f} ({spec})" for spec, coverage in c["coverage_90"].items())
+            + " (`tfvae export --posterior-temperature`).",
             "",
         ]
     if "density" in results:

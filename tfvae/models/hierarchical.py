@@ -371,7 +371,8 @@ class HierarchicalVAE(VariationalModel):
     def draw_moments(self, state: tuple, seed: int | tf.Tensor, index: int | tf.Tensor) -> tuple:
         """The clean image's mean and variance given draw `index` of z ~ q(z | images), level by level.
 
-        The draw is seeded by `(seed, index)`; the moments are `clean_moments` of its output.
+        The draw, its spread scaled by `posterior_temperature` at every level, is seeded by
+        `(seed, index)`; the moments are `clean_moments` of its output.
 
         Args:
             state: tuple, the `posterior_state` of the images.
@@ -394,10 +395,15 @@ class HierarchicalVAE(VariationalModel):
         images, features = state
         draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
 
+        temperature = self.objective.posterior_temperature
+
         def draw(i, posterior, prior):
             return _draw(
                 posterior,
-                lambda shape: tf.random.stateless_normal(shape, tf.random.experimental.stateless_fold_in(draw_seed, i)),
+                lambda shape: (
+                    temperature
+                    * tf.random.stateless_normal(shape, tf.random.experimental.stateless_fold_in(draw_seed, i))
+                ),
             )
 
         return self.clean_moments(images, self.top_down(draw, tf.shape(images)[1:3], features)[0])

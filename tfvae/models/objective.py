@@ -45,6 +45,10 @@ class Objective:
             decoder is unsure. Defaults to `False`.
         mmse_samples: int >= 0, posterior draws the denoiser averages (the MMSE estimate); 0
             decodes the posterior mean once. Defaults to `0`.
+        posterior_temperature: float >= 0, scales the spread of the posterior draws of z
+            (z = mean + temperature * std * eps): the knob that calibrates their uncertainty
+            (`tfvae.evaluation.calibration`); 0 draws the posterior mean every time. Defaults
+            to `1.0`, the posterior itself.
 
     Raises:
         ValueError: if a setting is out of range, `iw_samples > 1` comes with beta != 1, a KL
@@ -85,13 +89,16 @@ class Objective:
     mmse_samples: int = _setting(
         0, "posterior draws the denoiser averages (the MMSE estimate); 0: the posterior mean decoded once", True
     )
+    posterior_temperature: float = _setting(
+        1.0, "scales the spread of the posterior draws of z (calibrates their uncertainty); 1: the posterior", True
+    )
 
     def __post_init__(self):
         if self.likelihood is not None and self.likelihood not in LIKELIHOODS:
             raise ValueError(f"Expected likelihood in {sorted(LIKELIHOODS)}. Received: likelihood={self.likelihood!r}.")
         if not (isinstance(self.sigma_x, (int, float)) and self.sigma_x > 0):
             raise ValueError(f"Expected sigma_x to be a number > 0. Received: sigma_x={self.sigma_x!r}.")
-        for name in ("beta", "kl_warmup_steps", "free_bits"):
+        for name in ("beta", "kl_warmup_steps", "free_bits", "posterior_temperature"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0):
                 raise ValueError(f"Expected {name} to be a number >= 0. Received: {name}={value!r}.")
@@ -189,4 +196,5 @@ class Objective:
         return self if self.likelihood else dataclasses.replace(self, likelihood=likelihood)
 
 
+INFERENCE_SETTINGS = ("mmse_samples", "posterior_temperature")  # how a trained model denoises, not how it trains
 FINE_TUNABLE_SETTINGS = tuple(field.name for field in dataclasses.fields(Objective) if field.metadata["fine_tunable"])

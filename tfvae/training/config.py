@@ -14,7 +14,7 @@ import keras
 from tfvae.data import sources
 from tfvae.data.noise import parse_noise
 from tfvae.models.noise_models import parse_noise_model
-from tfvae.models.objective import Objective
+from tfvae.models.objective import INFERENCE_SETTINGS, Objective
 from tfvae.models.precision import DTYPE_POLICIES
 from tfvae.models.registry import HYPERPARAMETER_HELP, HYPERPARAMETERS, MODELS, TARGETS, default_help
 from tfvae.training.distribute import STRATEGIES
@@ -23,7 +23,9 @@ SECTIONS = ("data", "model", "objective", "optimizer", "run")
 LR_SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamax": keras.optimizers.Adamax}
 XLA_CHOICES = {"auto": "auto", "on": True, "off": False}  # -> compile(jit_compile=...); auto: the model decides
-OBJECTIVE_SETTINGS = tuple(field.name for field in dataclasses.fields(Objective) if field.name != "mmse_samples")
+OBJECTIVE_SETTINGS = tuple(
+    field.name for field in dataclasses.fields(Objective) if field.name not in INFERENCE_SETTINGS
+)
 
 
 def _field(section, default, help_text):
