@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfvae.data.images import check_image_batch
 from tfvae.models import architectures
+from tfvae.models.noise_models import estimate_sigma
 from tfvae.models.training_defaults import TrainingDefaults
 
 
@@ -32,6 +33,9 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
             `"float32"` or `"mixed_bfloat16"`. Defaults to `"float32"`.
         decoder_outputs: int, values the decoder outputs per pixel and channel (the
             likelihood's parameters). Defaults to `1`.
+        noise_level_input: bool, the encoder also sees a map of each image's noise std (FFDNet's
+            noise-level map): given, or estimated from the image (`estimate_sigma`). Defaults
+            to `False`.
 
     Raises:
         ValueError: if `arch` is unknown, or a hyperparameter is invalid or not the architecture's.
@@ -54,6 +58,7 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         conv_layers=None,
         network_dtype="float32",
         decoder_outputs=1,
+        noise_level_input=False,
         **kwargs,
     ):
         super().__init__(**{"dtype": "float32", **kwargs})
@@ -66,8 +71,15 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
             residual_blocks=residual_blocks,
             conv_layers=conv_layers,
         )
+        if not isinstance(noise_level_input, bool):
+            raise ValueError(
+                f"Expected noise_level_input to be True or False. Received: noise_level_input={noise_level_input!r}."
+            )
         self.network_dtype = network_dtype
-        self.encoder = self.architecture.build_encoder(self.image_shape, heads, network_dtype)
+        self.noise_level_input = noise_level_input
+        self.encoder = self.architecture.build_encoder(
+            self.image_shape, heads, network_dtype, extra_channels=int(noise_level_input)
+        )
         self.decoder = self.architecture.build_decoder(self.image_shape, network_dtype, decoder_outputs)
 
     def uses_xla(self) -> bool:
@@ -88,13 +100,15 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         """Marks the model built: encoder and decoder are functional models, built on creation."""
         self.built = True
 
-    def latents(self, images: tf.Tensor, training: bool = False) -> dict:
-        """Runs the encoder on a checked image batch.
+    def latents(self, images: tf.Tensor, training: bool = False, noise_level: tf.Tensor | None = None) -> dict:
+        """Runs the encoder on a checked image batch (with `noise_level_input`, and its noise-level map).
 
         Args:
             images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1], of the
                 model's image shape (any multiple of `size_multiple` when it is not None).
             training: bool, whether the encoder runs in training mode. Defaults to `False`.
+            noise_level: float, or float32 tensor `(N,)`, with `noise_level_input`: each
+                image's noise std. Defaults to `None`: estimated from the images.
 
         Returns:
             A dict of float32 tensors by head name: `{"z_mean", "z_log_var"}` for a VAE,
@@ -112,8 +126,35 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
             >>> {name: tuple(value.shape) for name, value in sorted(latents.items())}
             {'z_log_var': (2, 4, 4, 2), 'z_mean': (2, 4, 4, 2)}
         """
-        latents = self.encoder(check_image_batch(images, self.image_shape, self.size_multiple), training=training)
+        inputs = check_image_batch(images, self.image_shape, self.size_multiple)
+        if self.noise_level_input:
+            inputs = tf.concat([inputs, self.noise_level_map(inputs, noise_level)], axis=-1)
+        latents = self.encoder(inputs, training=training)
         return {head: tf.cast(value, tf.float32) for head, value in latents.items()}
+
+    def noise_level_map(self, images: tf.Tensor, noise_level: tf.Tensor | None = None) -> tf.Tensor:
+        """The map of each image's noise std that the encoder sees beside it (`noise_level_input`).
+
+        Args:
+            images: float32 tensor of shape `(N, H, W, C)`, values in [0, 1].
+            noise_level: float, or float32 tensor `(N,)`, each image's noise std. Defaults to
+                `None`: estimated from the images (`noise_models.estimate_sigma`, the blind case).
+
+        Returns:
+            A float32 tensor `(N, H, W, 1)`, constant over each image.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, noise_level_input=True)
+            >>> level = vae.noise_level_map(np.zeros((2, 8, 8, 1), "float32"), noise_level=0.2)
+            >>> tuple(level.shape), float(level[1, 7, 7, 0])
+            ((2, 8, 8, 1), 0.20000000298023224)
+        """
+        images = tf.convert_to_tensor(images, tf.float32)
+        level = estimate_sigma(images) if noise_level is None else tf.convert_to_tensor(noise_level, tf.float32)
+        level = tf.broadcast_to(level, tf.shape(images)[:1])
+        return tf.ones_like(images[..., :1]) * level[:, None, None, None]
 
     def decoder_output(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Runs the decoder: its raw output, before the likelihood's mean or any clipping.
@@ -188,4 +229,5 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
             "image_shape": self.image_shape,
             **self.architecture.get_config(),
             "network_dtype": self.network_dtype,
+            "noise_level_input": self.noise_level_input,
         }

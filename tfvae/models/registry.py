@@ -42,6 +42,7 @@ HYPERPARAMETER_HELP = {
     "gated": "each residual cell's output passes through a sigmoid gate (HDN's gated blocks)",
     "learned_prior": "the top level's prior has a learned mean and variance per channel (HDN's learned top prior)",
     "pixelcnn_layers": "gated layers of a PixelCNN decoder over the pixels, conditioned on the decoder (0: none)",
+    "noise_level_input": "the encoder also sees a map of each image's noise std, estimated from the image (FFDNet's)",
 }
 """What each hyperparameter name means, whichever model takes it: the help of its flag."""
 HYPERPARAMETERS = tuple(HYPERPARAMETER_HELP)
@@ -132,7 +133,7 @@ class ModelSpec:
             >>> MODELS["dncnn"].defaults()
             {'conv_layers': 17, 'width': 64}
             >>> MODELS["vae"].defaults("mlp")
-            {'arch': 'mlp', 'width': 400, 'latent_dim': 20, 'pixelcnn_layers': 0}
+            {'arch': 'mlp', 'width': 400, 'latent_dim': 20, 'pixelcnn_layers': 0, 'noise_level_input': False}
         """
         if self.closed_form is not None:
             return {"latent_dim": None}

@@ -45,6 +45,10 @@ class VAE(VariationalModel, EncoderDecoder):
             conditions a gated PixelCNN over the pixels in raster order (`tfvae.models.pixelcnn`;
             likelihood `"bernoulli"` or `"discretized-logistic-mixture"`). Defaults to `0`: none,
             each pixel's parameters come from z alone.
+        noise_level_input: bool, the encoder also sees a map of each image's noise std (FFDNet's
+            noise-level map), estimated from the image (`noise_models.estimate_sigma`) unless
+            given to `encode` / `denoise_once`; the decoder still sees z alone. Defaults to
+            `False`.
 
     Keyword Args:
         width (int | None): hidden units (`mlp`) or channels of the first convolution.
@@ -88,6 +92,7 @@ class VAE(VariationalModel, EncoderDecoder):
         objective: Objective | None = None,
         seed: int | None = None,
         pixelcnn_layers: int = 0,
+        noise_level_input: bool = False,
         **kwargs,
     ):
         objective, kwargs = Objective.take(objective, kwargs)
@@ -97,13 +102,16 @@ class VAE(VariationalModel, EncoderDecoder):
             arch,
             heads=("z_mean", "z_log_var"),
             decoder_outputs=decoder_outputs(objective, pixelcnn_layers),
+            noise_level_input=noise_level_input,
             **kwargs,
         )
         self.init_objective(objective.resolved(self.architecture.vae_likelihood), seed, pixelcnn_layers)
         self.build((None, *self.image_shape))
 
     # === Inference ===
-    def denoise_once(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+    def denoise_once(
+        self, images: tf.Tensor, training: bool = False, noise_level: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """Denoises images by decoding their posterior mean once: the deterministic denoiser.
 
         The estimate is `clean_moments`' mean: the decoder's, or with `decoder_variance` the
@@ -112,6 +120,8 @@ class VAE(VariationalModel, EncoderDecoder):
         Args:
             images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1].
             training: bool, whether the networks run in training mode. Defaults to `False`.
+            noise_level: float or tensor `(N,)`, with `noise_level_input`: the images' noise
+                std. Defaults to `None`: estimated (blind).
 
         Returns:
             A float32 tensor of the shape of `images`, in [0, 1].
@@ -124,7 +134,7 @@ class VAE(VariationalModel, EncoderDecoder):
             >>> tuple(vae.denoise_once(images).shape)
             (2, 8, 8, 1)
         """
-        z_mean = self.encode(images, training=training)[0]
+        z_mean = self.encode(images, training=training, noise_level=noise_level)[0]
         return self.clean_moments(images, self.decoder_output(z_mean, training=training))[0]
 
     def posterior_state(self, images: tf.Tensor) -> tuple:
@@ -178,13 +188,15 @@ class VAE(VariationalModel, EncoderDecoder):
         epsilon = self.objective.posterior_temperature * tf.random.stateless_normal(tf.shape(z_mean), draw_seed)
         return self.clean_moments(images, self.decoder_output(z_mean + tf.exp(0.5 * z_log_var) * epsilon))
 
-    def encode(self, images: tf.Tensor, training: bool = False) -> tuple:
+    def encode(self, images: tf.Tensor, training: bool = False, noise_level: tf.Tensor | None = None) -> tuple:
         """Encodes images into the parameters of their posterior q(z | images).
 
         Args:
             images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1], of the
                 model's image shape (any multiple of `size_multiple` when it is not None).
             training: bool, whether the encoder runs in training mode. Defaults to `False`.
+            noise_level: float or tensor `(N,)`, with `noise_level_input`: the images' noise
+                std. Defaults to `None`: estimated (blind).
 
         Returns:
             A tuple `(z_mean, z_log_var)` of float32 tensors of shape `(N, *latent_shape)`.
@@ -202,7 +214,7 @@ class VAE(VariationalModel, EncoderDecoder):
             >>> tuple(z_mean.shape), tuple(z_log_var.shape)
             ((2, 4, 4, 2), (2, 4, 4, 2))
         """
-        latents = self.latents(images, training=training)
+        latents = self.latents(images, training=training, noise_level=noise_level)
         return latents["z_mean"], latents["z_log_var"]
 
     def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:

@@ -69,6 +69,7 @@ class TrainConfig:
         gated: bool or None, a model hyperparameter. Defaults to `None`.
         learned_prior: bool or None, a model hyperparameter. Defaults to `None`.
         pixelcnn_layers: int or None, a model hyperparameter. Defaults to `None`.
+        noise_level_input: bool or None, a model hyperparameter. Defaults to `None`.
         dataset: str, what `tfvae.data.load` reads: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
             a path, or several joined with `+`. Defaults to `"mnist"`.
         noise: str, the training noise spec (`tfvae.data.parse_noise`); `"none"` for a plain
@@ -161,6 +162,7 @@ class TrainConfig:
     gated: bool | None = _hyperparameter("gated")
     learned_prior: bool | None = _hyperparameter("learned_prior")
     pixelcnn_layers: int | None = _hyperparameter("pixelcnn_layers")
+    noise_level_input: bool | None = _hyperparameter("noise_level_input")
     # === data ===
     dataset: str = _field("data", "mnist", "mnist | fashion_mnist | cifar10 | PATH | a+b")
     noise: str = _field(

@@ -78,11 +78,12 @@ class Architecture:
                 f"Received: image_shape={image_shape}."
             )
 
-    def build_encoder(self, image_shape, heads, dtype="float32"):
-        """A keras.Model from images to a dict of latent tensors named by `heads`, its layers in
-        dtype policy `dtype`."""
+    def build_encoder(self, image_shape, heads, dtype="float32", extra_channels=0):
+        """A keras.Model from images (with `extra_channels` more channels, e.g. a noise-level map)
+        to a dict of latent tensors named by `heads`, its layers in dtype policy `dtype`."""
         self.check_image_shape(image_shape)
-        images = keras.Input(self.network_input_shape(image_shape), name="images")
+        input_shape = (*image_shape[:2], image_shape[2] + extra_channels)
+        images = keras.Input(self.network_input_shape(input_shape), name="images")
         trunk, head = self.encoder_trunk(images, PolicyLayers(dtype))
         return keras.Model(images, {name: head(self.latent_dim, name)(trunk) for name in heads}, name="encoder")
 
