@@ -84,6 +84,39 @@ EQUAL_BUDGET = {
     "DnCNN-10, width 32 (supervised)": BenchEntry("DnCNN", TrainConfig(model="dncnn", conv_layers=10, width=32)),
 }
 
+# === ladder.py: the ladder VAE's levers, one at a time, on one step budget (binarized MNIST density) ===
+LADDER_BASE = TrainConfig(
+    model="hvae",
+    levels=3,
+    width=32,
+    latent_dim=8,
+    likelihood="bernoulli",
+    binarize=True,
+    noise="none",
+    lr_schedule="cosine",
+    dtype_policy="float32",
+)
+LADDER_STEPS = 6000
+LADDER_LEVERS = {  # name: the fields that change, one lever at a time, then all of them
+    "+ skip connections": {"skip_connections": True},
+    "+ gated cells": {"gated": True},
+    "+ learned top prior": {"learned_prior": True},
+    "+ free bits (0.05 nats per dimension)": {"free_bits": 0.05},
+    "+ Adamax": {"optimizer": "adamax"},
+}
+LADDER = {
+    "ladder, 3 levels (latents 8 channels, width 32)": BenchEntry("base", LADDER_BASE, LADDER_STEPS),
+    **{
+        name: BenchEntry(f"lever{i}", dataclasses.replace(LADDER_BASE, **fields), LADDER_STEPS)
+        for i, (name, fields) in enumerate(LADDER_LEVERS.items(), start=1)
+    },
+    "all of them": BenchEntry(
+        "all",
+        dataclasses.replace(LADDER_BASE, **{k: v for fields in LADDER_LEVERS.values() for k, v in fields.items()}),
+        LADDER_STEPS,
+    ),
+}
+
 # === --fast: tiny data and budgets that prove a script runs ===
 FAST = {"train_size": 512, "validation_size": 128, "epochs": 1, "steps_per_epoch": 2}
 

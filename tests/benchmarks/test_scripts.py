@@ -124,3 +124,11 @@ def test_denoise_memory_benchmark_reports_time_and_peak_memory_per_size(tmp_path
     assert run_script(spawn, "memory", *args, "--page", str(tmp_path / "page.md")) == 0, spawn.log("memory")
     rows = [line for line in (tmp_path / "page.md").read_text().splitlines() if line.startswith("| ") and " x " in line]
     assert len(rows) == 3 and all(float(row.split("|")[5]) > 0 for row in rows)  # a peak for each size
+
+
+def test_ladder_levers_benchmark_fast_mode_runs_end_to_end(fake_data, tmp_path, spawn):
+    args = ["--fast", "--out", str(tmp_path / "runs"), "--table", str(tmp_path / "ladder.md")]
+    assert run_script(spawn, "ladder", "benchmarks/ladder.py", *args) == 0, spawn.log("ladder")
+    table = (tmp_path / "ladder.md").read_text()
+    for row in ("ladder, 3 levels", "+ skip connections", "+ gated cells", "+ Adamax", "all of them"):
+        assert row in table

@@ -112,6 +112,23 @@ def test_nothing_reaches_the_output_but_through_the_latents(hvae):
     np.testing.assert_array_equal(blind(IMAGES[:1]), blind(IMAGES[1:2]))
 
 
+def test_skip_connections_start_at_zero_so_the_same_weights_compute_the_same_output(hvae):
+    skipping = HierarchicalVAE.from_config({**hvae.get_config(), "skip_connections": True})
+    shared = {variable.path: variable for variable in hvae.weights}
+    for variable in skipping.weights:
+        if variable.path in shared:
+            variable.assign(shared[variable.path])
+    np.testing.assert_allclose(skipping(IMAGES), hvae(IMAGES), atol=1e-6)
+
+
+def test_the_loss_reaches_every_levels_skip_connection():
+    model = HierarchicalVAE((28, 28, 1), levels=3, width=8, latent_dim=2, skip_connections=True, seed=0)
+    with tf.GradientTape() as tape:
+        loss = model.elbo_terms(IMAGES, IMAGES, training=True)["loss"]
+    gradients = tape.gradient(loss, [skip.kernel for skip in model.skips])
+    assert len(gradients) == 3 and all(float(tf.reduce_max(tf.abs(g))) > 0 for g in gradients)
+
+
 def test_samples_from_the_prior_are_seeded_images(hvae):
     first, again, other = hvae.sample(3, seed=5), hvae.sample(3, seed=5), hvae.sample(3, seed=6)
     assert first.shape == (3, 28, 28, 1) and np.array_equal(first, again) and not np.array_equal(first, other)

@@ -9,6 +9,8 @@
                     q(z_l | x, z_>l) = N(posterior_l([s, d_l]))      top-down and bottom-up information
                     s = cells(s + in_l(z_l))
                 output = out(cells(up(s)))     the likelihood's parameters, as the VAE decoder's output
+    skip connections (optional): every level's state after its cells, projected and upsampled to
+                the image's resolution, is added to up(s) before the output cells
 
 The top-down state starts from z_L and changes only by adding the z_l: everything the output
 knows passes through the latents (the bottom-up maps only parameterise q). The KL has one term
@@ -90,6 +92,11 @@ class HierarchicalVAE(VariationalModel):
         learned_prior: bool, the top level's prior has a learned mean and log variance per
             latent channel (HDN's learned top prior), starting at N(0, I). Defaults to `False`:
             N(0, I).
+        skip_connections: bool, every level's top-down state reaches the output directly,
+            through a 1x1 convolution (starting at zero) and a bilinear upsampling to the
+            image's resolution, so the top levels need not pass their detail through every
+            level below (the generative skips of Sønderby et al.'s and addtt's ladders).
+            Defaults to `False`.
         pixelcnn_layers: int >= 0, the gated layers of a PixelCNN decoder, as `VAE`'s. Defaults
             to `0`: none.
         objective: `Objective` or None, as `VAE`'s (the default likelihood is `"gaussian"`;
@@ -127,6 +134,7 @@ class HierarchicalVAE(VariationalModel):
         residual_blocks: int = 1,
         gated: bool = False,
         learned_prior: bool = False,
+        skip_connections: bool = False,
         pixelcnn_layers: int = 0,
         objective: Objective | None = None,
         seed: int | None = None,
@@ -144,7 +152,7 @@ class HierarchicalVAE(VariationalModel):
         check_count("width", width, 1)
         check_count("latent_dim", latent_dim, 1)
         check_count("residual_blocks", residual_blocks, 0)
-        for name, flag in (("gated", gated), ("learned_prior", learned_prior)):
+        for name, flag in (("gated", gated), ("learned_prior", learned_prior), ("skip_connections", skip_connections)):
             if not isinstance(flag, bool):
                 raise ValueError(f"Expected {name} to be True or False. Received: {name}={flag!r}.")
         self.image_shape = image_shape
@@ -154,6 +162,7 @@ class HierarchicalVAE(VariationalModel):
         self.residual_blocks = residual_blocks
         self.gated = gated
         self.learned_prior = learned_prior
+        self.skip_connections = skip_connections
         self.network_dtype = network_dtype
 
         # === Layers (index i is level i + 1), in the networks' dtype policy ===
@@ -180,6 +189,15 @@ class HierarchicalVAE(VariationalModel):
         self.top_down_cells = [cells(f"top_down{i + 1}") for i in range(levels)]
         # up[i] takes the state from level i + 1's resolution to level i's (0: the image's).
         self.up = [layers.Conv2DTranspose(width, 3, strides=2, padding="same", name=f"up{i}") for i in range(levels)]
+        # skips[i] projects level i + 1's state, upsamplers[i] takes it to the image's resolution.
+        self.skips = [
+            conv(width, 1, kernel_initializer="zeros", name=f"skip{i + 1}")
+            for i in range(levels if skip_connections else 0)
+        ]
+        self.upsamplers = [
+            layers.UpSampling2D(2 ** (i + 1), interpolation="bilinear", name=f"skip_upsampling{i + 1}")
+            for i in range(len(self.skips))
+        ]
         self.output_cells = cells("output")
         self.output_conv = conv(image_shape[2] * decoder_outputs(objective, pixelcnn_layers), name="output")
 
@@ -297,6 +315,7 @@ class HierarchicalVAE(VariationalModel):
         """
         levels = [None] * self.levels
         state = None
+        skipped = []
         for i in reversed(range(self.levels)):
             if state is None:
                 shape = tf.shape(features[i])[:3] if features is not None else top_shape[:3]
@@ -314,9 +333,12 @@ class HierarchicalVAE(VariationalModel):
             z = choose(i, posterior, prior)
             latent = self.latent_inputs[i](tf.cast(z, self.latent_inputs[i].compute_dtype), training=training)
             state = self._cells(self.top_down_cells[i], latent if state is None else state + latent)
+            if self.skips:
+                skipped.append(self.upsamplers[i](self.skips[i](state, training=training)))
             mean, log_var = (None, None) if posterior is None else posterior
             levels[i] = {"z": z, "mean": mean, "log_var": log_var, "prior_mean": prior[0], "prior_log_var": prior[1]}
         state = activation(self.up[0](state, training=training))
+        state = state + sum(skipped) if skipped else state
         output = tf.cast(self.output_conv(self._cells(self.output_cells, state), training=training), tf.float32)
         return output[:, : output_size[0], : output_size[1], :], levels
 
@@ -688,6 +710,7 @@ class HierarchicalVAE(VariationalModel):
             "residual_blocks": self.residual_blocks,
             "gated": self.gated,
             "learned_prior": self.learned_prior,
+            "skip_connections": self.skip_connections,
             "pixelcnn_layers": self.pixelcnn_layers,
             "network_dtype": self.network_dtype,
             **self.objective_config(),

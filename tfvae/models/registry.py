@@ -41,6 +41,7 @@ HYPERPARAMETER_HELP = {
     "conv_layers": "3x3 convolutions (conv-fullres: per side)",
     "gated": "each residual cell's output passes through a sigmoid gate (HDN's gated blocks)",
     "learned_prior": "the top level's prior has a learned mean and variance per channel (HDN's learned top prior)",
+    "skip_connections": "every level's top-down state reaches the output directly (the ladder's generative skips)",
     "pixelcnn_layers": "gated layers of a PixelCNN decoder over the pixels, conditioned on the decoder (0: none)",
     "noise_level_input": "the encoder also sees a map of each image's noise std, estimated from the image (FFDNet's)",
 }

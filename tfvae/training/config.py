@@ -68,6 +68,7 @@ class TrainConfig:
         conv_layers: int or None, a model hyperparameter. Defaults to `None`.
         gated: bool or None, a model hyperparameter. Defaults to `None`.
         learned_prior: bool or None, a model hyperparameter. Defaults to `None`.
+        skip_connections: bool or None, a model hyperparameter. Defaults to `None`.
         pixelcnn_layers: int or None, a model hyperparameter. Defaults to `None`.
         noise_level_input: bool or None, a model hyperparameter. Defaults to `None`.
         dataset: str, what `tfvae.data.load` reads: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
@@ -161,6 +162,7 @@ class TrainConfig:
     conv_layers: int | None = _hyperparameter("conv_layers")
     gated: bool | None = _hyperparameter("gated")
     learned_prior: bool | None = _hyperparameter("learned_prior")
+    skip_connections: bool | None = _hyperparameter("skip_connections")
     pixelcnn_layers: int | None = _hyperparameter("pixelcnn_layers")
     noise_level_input: bool | None = _hyperparameter("noise_level_input")
     # === data ===
