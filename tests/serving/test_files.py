@@ -163,6 +163,7 @@ def test_sample_command_draws_a_grid_for_vaes_only(tmp_path, capsys):
     vae.save(tmp_path / "vae.keras")
     assert cli.main(["sample", str(tmp_path / "vae.keras"), "-n", "12", "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert "12 samples decoded in" in capsys.readouterr().out
     fit_pca(np.random.default_rng(1).uniform(0, 1, (40, 16, 16, 1)).astype(np.float32), 6).save(tmp_path / "pca.keras")
     assert cli.main(["sample", str(tmp_path / "pca.keras"), "--out", str(tmp_path / "p.png")]) == 1
     assert "Expected a model that samples (a VAE)" in capsys.readouterr().err
