@@ -1,10 +1,10 @@
 """Every model of the path: PCA, AE, DAE, the write-up's MLP VAE and the conv VAEs trained on one
 step budget per dataset (`bench.BENCH`), scored on the validation slice next to the baselines;
-writes the results page and a PSNR-vs-sigma figure per dataset.
+writes a results page (quality_<dataset>.md) and a PSNR-vs-sigma figure per dataset.
 
-    python benchmarks/quality.py                                    # full run, by hand (about an hour on 2 cores)
-    python benchmarks/quality.py --datasets mnist --table quality.md
-    python benchmarks/quality.py --fast --out /tmp/q --table /tmp/q/quality.md   # seconds: proves the script works (CI)
+    python benchmarks/quality.py                                    # both datasets (about an hour each on 2 cores)
+    python benchmarks/quality.py --datasets mnist --pages my_results/
+    python benchmarks/quality.py --fast --out /tmp/q --pages /tmp/q   # seconds: proves the script works (CI)
 
 Finished runs in --out are reused, so an interrupted benchmark continues.
 """
@@ -35,22 +35,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
     parser.add_argument("--out", default="benchmarks/runs", help="run folders (finished ones are reused)")
-    parser.add_argument("--table", default="benchmarks/results/quality.md", help="the results page to write")
+    parser.add_argument("--pages", default="benchmarks/results", help="write quality_<dataset>.md into this folder")
     parser.add_argument("--figures", default="benchmarks/results", help="write PSNR-vs-sigma figures into this folder")
     parser.add_argument("--fast", action="store_true", help="tiny data and budgets: checks that the script runs")
     args = parser.parse_args()
-    report = (
-        "PSNR dB / SSIM on the validation slice (5,000 train images never trained on), blind models, "
-        "PSNR of clip(output, 0, 1).\n\n"
-    )
     for dataset in args.datasets:
         runs = bench.train_all(dataset, args.out, args.fast, bench.BENCH)
         results, seconds = bench.score_all(dataset, runs, args.fast)
         section = bench.markdown(dataset, results, seconds)
         print(section, flush=True)
-        report += section + "\n"
         save_figure(dataset, results, args.figures)
-    results_page(args.table, "Every model of the path", report)
+        report = (
+            "PSNR dB / SSIM on the validation slice (5,000 train images never trained on), blind models, "
+            f"PSNR of clip(output, 0, 1).\n\n{section}"
+        )
+        results_page(Path(args.pages) / f"quality_{dataset}.md", f"Every model of the path: {dataset}", report)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,11 @@ def run_script(spawn, name, *argv):
 
 
 def test_bench_fast_mode_runs_end_to_end(fake_data, tmp_path, spawn):
-    args = ["--fast", "--datasets", "mnist", "--out", str(tmp_path / "runs"), "--table", str(tmp_path / "quality.md")]
+    args = ["--fast", "--datasets", "mnist", "--out", str(tmp_path / "runs"), "--pages", str(tmp_path)]
     assert run_script(spawn, "bench", "benchmarks/quality.py", *args, "--figures", str(tmp_path)) == 0, spawn.log(
         "bench"
     )
-    table = (tmp_path / "quality.md").read_text()
+    table = (tmp_path / "quality_mnist.md").read_text()
     for row in ("noisy input", "Gaussian blur", "PCA", "DAE conv", "the write-up's MLP VAE", "conv-spatial VAE"):
         assert row in table
     assert (tmp_path / "mnist_psnr_vs_sigma.png").exists()
