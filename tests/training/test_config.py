@@ -120,6 +120,7 @@ def test_the_registry_defaults_are_the_constructors():
         "residual_blocks": 1,
         "gated": False,
         "learned_prior": False,
+        "skip_connections": False,
         "pixelcnn_layers": 0,
     }
 
