@@ -109,6 +109,13 @@ def test_the_variance_head_survives_a_keras_round_trip(model, tmp_path):
     np.testing.assert_allclose(load_model(tmp_path / "m.keras")(NOISY), model(NOISY), atol=1e-6)
 
 
+@pytest.mark.parametrize("model_class", [VAE, HierarchicalVAE])
+def test_a_blind_variance_head_builds_and_denoises(model_class):
+    # gaussian:auto estimates sigma from the image; building must not need one (a blank image has none).
+    model = model_class((16, 16, 1), width=8, latent_dim=2, noise_model="gaussian:auto", decoder_variance=True)
+    assert model(NOISY).shape == NOISY.shape
+
+
 def test_a_variance_head_needs_a_noise_model():
     with pytest.raises(ValueError, match="Expected a noise model with decoder_variance=True"):
         VAE((16, 16, 1), arch="conv", decoder_variance=True)

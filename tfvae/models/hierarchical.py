@@ -211,8 +211,12 @@ class HierarchicalVAE(VariationalModel):
         self.build((None, *image_shape))
 
     def build(self, input_shape):
-        """Creates every layer's weights by denoising one blank image."""
-        self.denoise_once(tf.zeros((1, *self.image_shape)))  # creates every layer's weights
+        """Creates every layer's weights by decoding one blank image."""
+        # Not through denoise_once: gaussian:auto cannot estimate the noise of a blank image.
+        blank = tf.zeros((1, *self.image_shape))
+        output = self.posterior_mean_output(blank)
+        if self.pixelcnn is not None:
+            self.pixelcnn(blank, output)
         self.built = True
 
     @property
@@ -361,13 +365,14 @@ class HierarchicalVAE(VariationalModel):
             >>> tuple(hvae.denoise_once(images).shape)
             (2, 8, 8, 1)
         """
+        return self.clean_moments(images, self.posterior_mean_output(images, training))[0]
+
+    def posterior_mean_output(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """The decoder's raw output with every level at its posterior mean."""
         output, _ = self.top_down(
-            lambda i, posterior, prior: posterior[0],
-            tf.shape(images)[1:3],
-            self.bottom_up(images, training),
-            training=training,
+            lambda i, posterior, prior: posterior[0], tf.shape(images)[1:3], self.bottom_up(images, training), training=training
         )
-        return self.clean_moments(images, output)[0]
+        return output
 
     def posterior_state(self, images: tf.Tensor) -> tuple:
         """Computes what the posterior draws of a batch share, once per batch.
