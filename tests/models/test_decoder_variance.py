@@ -116,6 +116,14 @@ def test_a_blind_variance_head_builds_and_denoises(model_class):
     assert model(NOISY).shape == NOISY.shape
 
 
+@pytest.mark.parametrize("model_class", [VAE, HierarchicalVAE])
+def test_a_blind_variance_head_returns_an_image_that_shows_no_noise_unchanged(model_class):
+    # An estimated sigma of 0 makes the noisy pixel exact: the posterior mean is the pixel itself.
+    model = model_class((16, 16, 1), width=8, latent_dim=2, noise_model="gaussian:auto", decoder_variance=True)
+    flat = np.full((2, 16, 16, 1), 0.4, np.float32)
+    np.testing.assert_allclose(model(flat), flat, atol=1e-6)
+
+
 def test_a_variance_head_needs_a_noise_model():
     with pytest.raises(ValueError, match="Expected a noise model with decoder_variance=True"):
         VAE((16, 16, 1), arch="conv", decoder_variance=True)

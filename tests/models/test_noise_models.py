@@ -85,6 +85,13 @@ def test_auto_on_a_flat_image_is_refused():
         model.nll(flat, flat)
 
 
+def test_auto_on_an_image_that_shows_no_noise_keeps_its_pixels_as_the_posterior_mean():
+    model = noise_models.parse_noise_model("gaussian:auto")
+    flat = tf.fill([2, 8, 8, 1], 0.4)
+    mean, _ = model.posterior(flat, tf.fill([2, 8, 8, 1], 0.7), tf.fill([2, 8, 8, 1], 0.01))
+    np.testing.assert_allclose(mean, flat, atol=1e-6)
+
+
 def test_a_known_sigma_is_used_for_every_image():
     model = noise_models.parse_noise_model("gaussian:0.2")
     assert model.sigmas(tf.zeros([3, 4, 4, 1])).numpy().ravel().tolist() == pytest.approx([0.2] * 3)

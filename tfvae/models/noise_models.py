@@ -160,22 +160,24 @@ class GaussianNoiseModel:
         return f"gaussian:{self.sigma}"
 
     def sigmas(self, noisy):
-        """sigma per image of `noisy`, (N, 1, 1, 1); with "auto", an image where none can be estimated
-        (flat, entirely clipped, smaller than 3x3) fails the step with an InvalidArgumentError."""
+        """sigma per image of `noisy`, (N, 1, 1, 1); with "auto", 0 for an image where none can be
+        estimated (flat, entirely clipped, smaller than 3x3): one that shows no noise."""
         if self.sigma != AUTO:
             return tf.fill([tf.shape(noisy)[0], 1, 1, 1], float(self.sigma))
-        estimated = estimate_sigma(noisy)
-        tf.debugging.assert_positive(
-            estimated,
-            message="gaussian:auto could not estimate the noise std of an image (flat, entirely clipped at 0 or 1, "
-            "or smaller than 3x3); give the std instead, e.g. --noise-model gaussian:0.1",
-        )
-        return tf.reshape(estimated, [-1, 1, 1, 1])
+        return tf.reshape(estimate_sigma(noisy), [-1, 1, 1, 1])
 
     def nll(self, noisy, signal, signal_variance=None):
         """-log p(noisy | signal) per image (summed over pixels, nats); with `signal_variance` (the
-        decoder's uncertainty about each clean pixel) the noisy pixel's variance is its sum with sigma^2."""
+        decoder's uncertainty about each clean pixel) the noisy pixel's variance is its sum with sigma^2.
+        With "auto", an image whose sigma cannot be estimated fails the step with an InvalidArgumentError
+        (a likelihood of noise needs noise)."""
         sigma = self.sigmas(noisy)
+        if self.sigma == AUTO:
+            tf.debugging.assert_positive(
+                sigma,
+                message="gaussian:auto could not estimate the noise std of an image (flat, entirely clipped at 0 "
+                "or 1, or smaller than 3x3); give the std instead, e.g. --noise-model gaussian:0.1",
+            )
         if signal_variance is not None:
             sigma = tf.sqrt(signal_variance + tf.square(sigma))
         per_pixel = censored_gaussian_nll(noisy, signal, sigma)
@@ -183,7 +185,8 @@ class GaussianNoiseModel:
 
     def posterior(self, noisy, signal, signal_variance):
         """Per pixel, the mean and variance of the clean image given `noisy` and the decoder's
-        N(signal, signal_variance) (`censored_posterior` with this model's sigma)."""
+        N(signal, signal_variance) (`censored_posterior` with this model's sigma). An image that shows
+        no noise (sigma 0 estimated) is its own estimate inside (0, 1)."""
         return censored_posterior(noisy, signal, signal_variance, self.sigmas(noisy))
 
 
