@@ -1,4 +1,4 @@
-"""The posterior temperature: the spread of the posterior draws of z, scaled; and its calibration."""
+"""The posterior temperature: the spread of the posterior draws (of z, and of the pixels given z), scaled; and its calibration."""
 
 import math
 
@@ -15,6 +15,13 @@ IMAGES = np.random.default_rng(0).uniform(0, 1, (3, 16, 16, 1)).astype(np.float3
 MODELS = {
     "vae": lambda: VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0),
     "hvae": lambda: HierarchicalVAE((16, 16, 1), levels=2, width=8, latent_dim=2, residual_blocks=0, seed=0),
+    # variance heads: the temperature also scales each clean pixel's spread given z
+    "vae-variance": lambda: VAE(
+        (16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, noise_model="gaussian:0.2", decoder_variance=True
+    ),
+    "hvae-variance": lambda: HierarchicalVAE(
+        (16, 16, 1), levels=2, width=8, latent_dim=2, noise_model="gaussian:0.2", decoder_variance=True
+    ),
 }
 
 

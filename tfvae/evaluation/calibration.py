@@ -2,8 +2,9 @@
 the clean pixels.
 
 A VAE's posterior draws can be too spread (their intervals cover more than they claim) or too
-narrow. `posterior_temperature` scales the spread of z; coverage rises with it, so one search
-on held-out images finds the temperature that makes the intervals mean what they say.
+narrow. `posterior_temperature` scales the spread of z and, with a variance head, of each clean
+pixel given z; coverage rises with it, so one search on held-out images finds the temperature that
+makes the intervals mean what they say.
 
     report = calibration_report(vae, clean, ["gaussian:0.1", "gaussian:0.2"], samples=32)
     calibrated = with_config(vae, posterior_temperature=report["temperature"])

@@ -399,7 +399,7 @@ class HierarchicalVAE(VariationalModel):
         """The clean image's mean and variance given draw `index` of z ~ q(z | images), level by level.
 
         The draw, its spread scaled by `posterior_temperature` at every level, is seeded by
-        `(seed, index)`; the moments are `clean_moments` of its output.
+        `(seed, index)`; the moments are `tempered_moments` of its output.
 
         Args:
             state: tuple, the `posterior_state` of the images.
@@ -433,7 +433,7 @@ class HierarchicalVAE(VariationalModel):
                 ),
             )
 
-        return self.clean_moments(images, self.top_down(draw, tf.shape(images)[1:3], features)[0])
+        return self.tempered_moments(images, self.top_down(draw, tf.shape(images)[1:3], features)[0])
 
     def posterior_levels(self, images: tf.Tensor) -> list:
         """The posterior and conditional prior of every level, on the posterior-mean path.

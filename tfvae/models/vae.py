@@ -162,7 +162,7 @@ class VAE(VariationalModel, EncoderDecoder):
         """The clean image's mean and variance given draw number `index` of z ~ q(z | images).
 
         The draw, its spread scaled by `posterior_temperature`, is seeded by `(seed, index)`; the
-        moments are `clean_moments` of its decoder output.
+        moments are `tempered_moments` of its decoder output.
 
         Args:
             state: tuple, the `posterior_state` of the images.
@@ -186,7 +186,7 @@ class VAE(VariationalModel, EncoderDecoder):
         images, z_mean, z_log_var = state
         draw_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
         epsilon = self.objective.posterior_temperature * tf.random.stateless_normal(tf.shape(z_mean), draw_seed)
-        return self.clean_moments(images, self.decoder_output(z_mean + tf.exp(0.5 * z_log_var) * epsilon))
+        return self.tempered_moments(images, self.decoder_output(z_mean + tf.exp(0.5 * z_log_var) * epsilon))
 
     def encode(self, images: tf.Tensor, training: bool = False, noise_level: tf.Tensor | None = None) -> tuple:
         """Encodes images into the parameters of their posterior q(z | images).

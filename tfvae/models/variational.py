@@ -273,6 +273,13 @@ class VariationalModel(TrainingDefaults, keras.Model):
         mean, variance = self.noise_distribution.posterior(noisy, signal, tf.exp(log_variance))
         return clip_to_unit(mean), variance
 
+    def tempered_moments(self, noisy: tf.Tensor, output: tf.Tensor) -> tuple:
+        """`clean_moments` of one posterior draw's decoder output, the clean pixels' variance scaled by
+        `posterior_temperature` squared: the temperature spreads the draws of z and of the pixels given z
+        alike, so one number calibrates both."""
+        mean, variance = self.clean_moments(noisy, output)
+        return mean, tf.square(self.objective.posterior_temperature) * variance
+
     def posterior_samples(self, images: tf.Tensor, samples: int, seed: int = 0) -> tf.Tensor:
         """Draws from the posterior of the clean images: plausible clean versions of each image.
 
