@@ -370,7 +370,10 @@ class HierarchicalVAE(VariationalModel):
     def posterior_mean_output(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
         """The decoder's raw output with every level at its posterior mean."""
         output, _ = self.top_down(
-            lambda i, posterior, prior: posterior[0], tf.shape(images)[1:3], self.bottom_up(images, training), training=training
+            lambda i, posterior, prior: posterior[0],
+            tf.shape(images)[1:3],
+            self.bottom_up(images, training),
+            training=training,
         )
         return output
 
