@@ -1,4 +1,4 @@
-"""The posterior temperature: the spread of the posterior draws (of z, and of the pixels given z), scaled; and its calibration."""
+"""The posterior temperature: the spread of the draws (of z, and of the pixels given z), scaled; its calibration."""
 
 import math
 
