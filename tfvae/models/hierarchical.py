@@ -368,7 +368,23 @@ class HierarchicalVAE(VariationalModel):
         return self.clean_moments(images, self.posterior_mean_output(images, training))[0]
 
     def posterior_mean_output(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """The decoder's raw output with every level at its posterior mean."""
+        """The decoder's raw output with every level at its posterior mean.
+
+        Args:
+            images: float32 tensor or array of shape `(N, H, W, C)`, values in [0, 1], any size.
+            training: bool, whether the layers run in training mode. Defaults to `False`.
+
+        Returns:
+            A float32 tensor `(N, H, W, K)`: the output `clean_moments` reads (K = C, or 2 C with a
+            variance head).
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import HierarchicalVAE
+            >>> hvae = HierarchicalVAE((8, 8, 1), levels=2, width=4, latent_dim=2, residual_blocks=0)
+            >>> tuple(hvae.posterior_mean_output(np.full((2, 8, 8, 1), 0.5, "float32")).shape)
+            (2, 8, 8, 1)
+        """
         output, _ = self.top_down(
             lambda i, posterior, prior: posterior[0],
             tf.shape(images)[1:3],

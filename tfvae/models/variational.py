@@ -274,9 +274,28 @@ class VariationalModel(TrainingDefaults, keras.Model):
         return clip_to_unit(mean), variance
 
     def tempered_moments(self, noisy: tf.Tensor, output: tf.Tensor) -> tuple:
-        """`clean_moments` of one posterior draw's decoder output, the clean pixels' variance scaled by
-        `posterior_temperature` squared: the temperature spreads the draws of z and of the pixels given z
-        alike, so one number calibrates both."""
+        """`clean_moments` of one posterior draw, the clean pixels' variance scaled by `posterior_temperature` squared.
+
+        The temperature spreads the draws of z and of the pixels given z alike, so one number
+        calibrates both.
+
+        Args:
+            noisy: float32 tensor `(N, H, W, C)`, the images the decoder output is for.
+            output: float32 tensor, the decoder's raw output for one draw of z.
+
+        Returns:
+            A tuple `(mean, variance)` of float32 tensors shaped like `noisy`.
+
+        Examples:
+            >>> import numpy as np
+            >>> from tfvae.models import VAE
+            >>> vae = VAE((8, 8, 1), arch="conv-spatial", width=4, latent_dim=2, noise_model="gaussian:0.1",
+            ...           decoder_variance=True, posterior_temperature=0.5)
+            >>> noisy = np.full((1, 8, 8, 1), 0.6, "float32")
+            >>> output = np.concatenate([np.full((1, 8, 8, 1), 0.4, "float32"), np.zeros((1, 8, 8, 1), "float32")], -1)
+            >>> round(float(vae.tempered_moments(noisy, output)[1][0, 0, 0, 0]), 5)  # 0.5^2 x 0.005
+            0.00125
+        """
         mean, variance = self.clean_moments(noisy, output)
         return mean, tf.square(self.objective.posterior_temperature) * variance
 
