@@ -7,7 +7,9 @@ Each size is a generated 8-bit RGB JPEG (4:3; smooth shapes plus grain, seeded) 
 denoises in a process of its own, as a user runs it. Reported per size: the wall-clock seconds of the
 whole command, the seconds per megapixel above those of the first row (a 64 x 64 photo: starting
 Python and TensorFlow, loading the model), and the process's peak resident memory (the kernel's
-high-water mark, `ru_maxrss`), which includes TensorFlow's own ~0.5 GB.
+high-water mark, `VmHWM` in /proc/self/status: Linux), which includes TensorFlow's own ~0.5 GB.
+Not `ru_maxrss`: Linux carries it over from the parent through fork and exec, so a child started by
+a large parent would report the parent's memory as its own.
 """
 
 import argparse
@@ -23,12 +25,14 @@ import tensorflow as tf
 from tfvae.evaluation.provenance import ResultsPage
 
 CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
+from pathlib import Path
 from tfvae import cli
 start = time.perf_counter()
 cli.main(["denoise", sys.argv[1], sys.argv[2], "--out", sys.argv[3], "--force"])
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+peak_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024}))
 """
 
 

@@ -9,7 +9,9 @@ first `--images` images of its dataset's validation slice, with seeded Gaussian 
 0.2 / 0.3 / 0.5, next to the noisy input, Gaussian blur and PCA (their settings tuned per sigma on
 validation images noised with another seed); PSNR dB / SSIM of clip(output, 0, 1) per image,
 averaged, with the standard error of the mean PSNR. The density model is scored by its ELBO and
-importance-weighted NLL on the first 1,000 binarized validation digits. Each card also gets the
+importance-weighted NLL on the first 1,000 binarized validation digits. A denoiser that samples its
+posterior (`sample_posterior`) also gets the calibration of its draws on the first 200 images: the
+coverage of their central 90 % interval and the correlation of their std with the error. Each card also gets the
 scores of a small seeded slice, which `tests/serving/test_export.py` recomputes. card.json holds every
 number; the block between the markers in its README.md, and the project README's table of
 models, are rendered from the cards.
@@ -25,7 +27,7 @@ import numpy as np
 from tfvae.data import sources
 from tfvae.data.noise import add_noise
 from tfvae.evaluation import density
-from tfvae.evaluation.metrics import psnr, ssim
+from tfvae.evaluation.metrics import interval_coverage, psnr, ssim, std_error_correlation
 from tfvae.evaluation.provenance import describe, provenance
 from tfvae.evaluation.scoring import HEADLINE_SIGMAS, HEADLINE_SPECS, baseline_methods, predict_in_batches
 from tfvae.models import load_model
@@ -38,6 +40,7 @@ TABLE_BEGIN, TABLE_END = "<!-- models: written by benchmarks/model_cards.py from
 SLICE_IMAGES = 500  # seeded random validation images for the denoisers' slice test
 DENSITY_IMAGES, DENSITY_SAMPLES = 1000, 1000
 DENSITY_SLICE_IMAGES, DENSITY_SLICE_SAMPLES = 200, 10
+CALIBRATION_IMAGES, CALIBRATION_SAMPLES, CALIBRATION_BATCH = 200, 32, 50
 
 
 def read_card(name):
@@ -68,6 +71,22 @@ def score_rows(methods, clean, seed):
     return rows
 
 
+def score_posterior(sample_posterior, clean, seed):
+    """{"coverage_90": [per sigma], "std_error_correlation": [...]} of the draws of `sample_posterior`."""
+    scores = {"images": len(clean), "samples": CALIBRATION_SAMPLES, "coverage_90": [], "std_error_correlation": []}
+    for spec in HEADLINE_SPECS:
+        noisy = add_noise(clean, spec, seed=seed)
+        draws = np.concatenate(
+            [
+                sample_posterior(noisy[i : i + CALIBRATION_BATCH], CALIBRATION_SAMPLES)["samples"]
+                for i in range(0, len(noisy), CALIBRATION_BATCH)
+            ]
+        )
+        scores["coverage_90"].append(round(interval_coverage(draws, clean), 4))
+        scores["std_error_correlation"].append(round(std_error_correlation(draws, clean), 4))
+    return scores
+
+
 def score_denoiser(card, images, seed=0):
     """The denoising scores of a card's SavedModel and the baselines, and its slice's scores."""
     endpoints = load_endpoints(Path(__file__).resolve().parents[1] / card["artifact"])
@@ -81,7 +100,11 @@ def score_denoiser(card, images, seed=0):
     for name, signature in signatures.items():
         methods[name] = lambda noisy, spec, signature=signature: predict_in_batches(signature, noisy)
     slice_methods = {name: methods[name] for name in signatures}
+    posterior = {}
+    if endpoints.sample_posterior is not None:
+        posterior = {"posterior": score_posterior(endpoints.sample_posterior, validation[:CALIBRATION_IMAGES], seed)}
     return {
+        **posterior,
         "split": "validation",
         "images": min(images, len(validation)),
         "sigmas": list(HEADLINE_SIGMAS),
@@ -128,6 +151,20 @@ def denoising_table(scores):
     return "\n".join(lines)
 
 
+def posterior_table(posterior, sigmas):
+    lines = [
+        f"Posterior draws (`sample_posterior`, {posterior['samples']} per image, first {posterior['images']} "
+        "images): the share of clean pixels inside the draws' central 90 % interval (calibrated: 0.9), and "
+        "the correlation over pixels of the draws' std with the error of their mean:",
+        "",
+        "| | " + " | ".join(f"sigma {s:g}" for s in sigmas) + " |",
+        "|---|" + "---|" * len(sigmas),
+        "| coverage of the 90 % interval | " + " | ".join(f"{c:.3f}" for c in posterior["coverage_90"]) + " |",
+        "| corr(std, abs. error) | " + " | ".join(f"{c:.3f}" for c in posterior["std_error_correlation"]) + " |",
+    ]
+    return "\n".join(lines)
+
+
 def density_table(scores):
     d, usage = scores["density"], scores["latent_usage"]
     lines = [
@@ -155,6 +192,8 @@ def render(card):
         parts.append(f"Not scored yet: `python benchmarks/model_cards.py {card['name']}`.")
     else:
         parts.append(density_table(scores) if card["task"] == "density" else denoising_table(scores))
+        if "posterior" in scores:
+            parts += ["", posterior_table(scores["posterior"], scores["sigmas"])]
         parts += ["", describe(scores["provenance"]).rstrip()]
     parts += [
         "",

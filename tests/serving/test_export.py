@@ -282,6 +282,34 @@ def test_a_shipped_model_scores_its_card_on_a_slice(name, signature, sigma_index
     assert float(np.mean(psnr(clean, denoised))) == pytest.approx(expected, abs=CARD_SLICE_TOLERANCE_DB)
 
 
+POSTERIOR_CARDS = sorted(name for name, card in CARDS.items() if "posterior" in card.get("scores", {}))
+COVERAGE_TOLERANCE = 0.01  # fresh draws of 32 per pixel on the card's images: a few thousandths apart
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", POSTERIOR_CARDS)
+def test_a_shipped_posterior_covers_as_its_card_says(name, real_data_root):
+    from tfvae import data
+    from tfvae.data.noise import add_noise
+    from tfvae.evaluation.metrics import interval_coverage
+
+    card = CARDS[name]
+    posterior = card["scores"]["posterior"]
+    clean = data.load(card["dataset"], "validation", data_dir=str(real_data_root)).images[: posterior["images"]]
+    noisy = add_noise(clean, f"gaussian:{card['scores']['sigmas'][0]:g}", seed=0)
+    serve = tf.saved_model.load(str(REPO / card["artifact"]))
+    draws = np.concatenate(
+        [
+            serve.signatures["sample_posterior"](images=tf.constant(noisy[i : i + 50]), samples=posterior["samples"])[
+                "samples"
+            ]
+            for i in range(0, len(noisy), 50)
+        ]
+    )
+    assert interval_coverage(draws, clean) == pytest.approx(posterior["coverage_90"][0], abs=COVERAGE_TOLERANCE)
+
+
 @pytest.fixture
 def earlier_export(tmp_path):
     """A SavedModel as tfvae 0.1 wrote it: its tfvae.json without capabilities, `depth` in the config."""

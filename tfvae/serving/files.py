@@ -107,6 +107,8 @@ def denoise_pixels(pixels, denoise, image_shape, size_multiple):
     adapted = with_channels(denoise, colour_channels, image_shape[-1])
     denoised = denoise_image(pixels[..., :colour_channels], adapted, image_shape, size_multiple)
     groups = np.split(denoised, denoised.shape[-1] // colour_channels, axis=-1)
+    if pixels.shape[-1] == colour_channels:  # no alpha to put back: no copy of the output
+        return groups
     return [np.concatenate([group, pixels[..., colour_channels:]], axis=-1) for group in groups]
 
 
