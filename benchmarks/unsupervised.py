@@ -1,6 +1,6 @@
 """No clean images: the unsupervised VAEs next to the self-supervised baselines, BM3D and the supervised model.
 
-    python benchmarks/unsupervised.py --dataset cifar10 --unsupervised saved_models/cifar10_unsupervised_vae/1 \
+    python benchmarks/unsupervised.py --dataset cifar10 --unsupervised saved_models/cifar10_unsupervised_vae/2 \
         --noise2void runs/n2v/cifar10 --neighbor2neighbor runs/n2n/cifar10 --supervised saved_models/cifar10_vae/6 \
         --samples 1,8,32,100 --limit 300
 
