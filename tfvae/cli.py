@@ -363,7 +363,7 @@ def build_parser():
     evaluate_command.add_argument(
         "--calibrate",
         action="store_true",
-        help="with --posterior-samples and a run or .keras VAE: find the posterior temperature at which the "
+        help="with --posterior-samples and a VAE: find the posterior temperature at which the "
         "draws' central 90 %% interval covers 90 %% of the clean pixels",
     )
     evaluate_command.add_argument("--seed", type=int, default=0)

@@ -164,10 +164,17 @@ def test_the_report_names_the_calibrated_temperature(evaluations):
     assert "posterior_temperature" in (evaluations["run"][1] / "evaluation.md").read_text()
 
 
-def test_calibrating_a_saved_model_is_refused(evaluations, tmp_path):
+def test_a_saved_model_calibrates_to_its_runs_temperature(evaluations, fake_data_root, tmp_path):
     served = evaluations["saved"][0]["model"]
-    with pytest.raises(ValueError, match="Expected a Keras VAE"):
-        evaluate.evaluate(served, "mnist", out=tmp_path, posterior_samples=4, calibrate=True)
+    kwargs = {"specs": SPECS, "limit": 64, "posterior_samples": 4, "data_dir": str(fake_data_root)}
+    results = evaluate.evaluate(served, "mnist", out=tmp_path, calibrate=True, **kwargs)
+    expected = evaluations["run"][0]["calibration"]["temperature"]
+    assert results["calibration"]["temperature"] == pytest.approx(expected, rel=1e-3)
+
+
+def test_calibrating_with_one_posterior_draw_is_refused(evaluations, tmp_path):
+    with pytest.raises(ValueError, match="posterior_samples > 1 to calibrate"):
+        evaluate.evaluate(evaluations["saved"][0]["model"], "mnist", out=tmp_path, posterior_samples=1, calibrate=True)
 
 
 def test_the_report_states_the_coverage(evaluations):

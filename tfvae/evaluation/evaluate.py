@@ -27,6 +27,7 @@ from tfvae.evaluation.scoring import (
     slow_rows,
 )
 from tfvae.serving.endpoints import load_endpoints
+from tfvae.serving.saved_model import load_trained_model
 
 MODEL_NAME = "model"
 CALIBRATION_IMAGES = 200
@@ -78,7 +79,7 @@ def evaluate(
             `False`.
         self_ensemble: bool, score the model's self-ensemble instead of its single pass. Defaults to
             `False`.
-        calibrate: bool, with `posterior_samples` > 1 and a Keras VAE: also find the
+        calibrate: bool, with `posterior_samples` > 1 and a VAE: also find the
             `posterior_temperature` at which the draws' central 90 % interval covers 90 % of the
             clean pixels over `specs` (`tfvae.evaluation.calibration`), on the first
             `CALIBRATION_IMAGES` images. Defaults to `False`.
@@ -121,10 +122,12 @@ def evaluate(
             f"{out} already holds an evaluation; pass --force to overwrite it or choose another --out."
         )
     endpoints = load_endpoints(model_path)
-    if calibrate and (posterior_samples < 2 or not hasattr(endpoints.model, "posterior_samples")):
+    # A SavedModel's Keras model is rebuilt from its variables: calibration sets its temperature.
+    keras_model = load_trained_model(model_path) if calibrate else None
+    if calibrate and (posterior_samples < 2 or not hasattr(keras_model, "posterior_samples")):
         raise ValueError(
-            "Expected a Keras VAE (a run folder or .keras file) and posterior_samples > 1 to calibrate. "
-            f"Received: {model_path} ({type(endpoints.model).__name__}), posterior_samples={posterior_samples}."
+            "Expected a VAE (a run folder, .keras file or tfvae SavedModel) and posterior_samples > 1 to calibrate. "
+            f"Received: {model_path} ({type(keras_model).__name__}), posterior_samples={posterior_samples}."
         )
     if self_ensemble and endpoints.denoise_ensemble is None:
         raise ValueError(f"Expected a model with a self-ensemble. Received: {model_path} without one.")
@@ -160,7 +163,7 @@ def evaluate(
         results["uncertainty"] = uncertainty_report(endpoints, clean[:256], specs, seed, posterior_samples, out)
     if calibrate:
         results["calibration"] = calibration.calibration_report(
-            endpoints.model, clean[:CALIBRATION_IMAGES], list(specs), posterior_samples, seed
+            keras_model, clean[:CALIBRATION_IMAGES], list(specs), posterior_samples, seed
         )
     (out / "evaluation.json").write_text(json.dumps(results, indent=2))
     (out / "evaluation.md").write_text(summary(results, specs))
