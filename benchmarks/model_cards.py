@@ -76,11 +76,8 @@ def score_posterior(sample_posterior, clean, seed):
     scores = {"images": len(clean), "samples": CALIBRATION_SAMPLES, "coverage_90": [], "std_error_correlation": []}
     for spec in HEADLINE_SPECS:
         noisy = add_noise(clean, spec, seed=seed)
-        draws = np.concatenate(
-            [
-                sample_posterior(noisy[i : i + CALIBRATION_BATCH], CALIBRATION_SAMPLES)["samples"]
-                for i in range(0, len(noisy), CALIBRATION_BATCH)
-            ]
+        draws = predict_in_batches(
+            lambda batch: sample_posterior(batch, CALIBRATION_SAMPLES)["samples"], noisy, CALIBRATION_BATCH
         )
         scores["coverage_90"].append(round(interval_coverage(draws, clean), 4))
         scores["std_error_correlation"].append(round(std_error_correlation(draws, clean), 4))
@@ -100,11 +97,7 @@ def score_denoiser(card, images, seed=0):
     for name, signature in signatures.items():
         methods[name] = lambda noisy, spec, signature=signature: predict_in_batches(signature, noisy)
     slice_methods = {name: methods[name] for name in signatures}
-    posterior = {}
-    if endpoints.sample_posterior is not None:
-        posterior = {"posterior": score_posterior(endpoints.sample_posterior, validation[:CALIBRATION_IMAGES], seed)}
-    return {
-        **posterior,
+    scores = {
         "split": "validation",
         "images": min(images, len(validation)),
         "sigmas": list(HEADLINE_SIGMAS),
@@ -117,6 +110,9 @@ def score_denoiser(card, images, seed=0):
             },
         },
     }
+    if endpoints.sample_posterior is not None:
+        scores["posterior"] = score_posterior(endpoints.sample_posterior, validation[:CALIBRATION_IMAGES], seed)
+    return scores
 
 
 def score_density(card, samples=DENSITY_SAMPLES, seed=0):

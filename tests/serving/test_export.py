@@ -293,19 +293,16 @@ def test_a_shipped_posterior_covers_as_its_card_says(name, real_data_root):
     from tfvae import data
     from tfvae.data.noise import add_noise
     from tfvae.evaluation.metrics import interval_coverage
+    from tfvae.evaluation.scoring import predict_in_batches
 
     card = CARDS[name]
     posterior = card["scores"]["posterior"]
     clean = data.load(card["dataset"], "validation", data_dir=str(real_data_root)).images[: posterior["images"]]
     noisy = add_noise(clean, f"gaussian:{card['scores']['sigmas'][0]:g}", seed=0)
     serve = tf.saved_model.load(str(REPO / card["artifact"]))
-    draws = np.concatenate(
-        [
-            serve.signatures["sample_posterior"](images=tf.constant(noisy[i : i + 50]), samples=posterior["samples"])[
-                "samples"
-            ]
-            for i in range(0, len(noisy), 50)
-        ]
+    sample = serve.signatures["sample_posterior"]
+    draws = predict_in_batches(
+        lambda batch: sample(images=tf.constant(batch), samples=posterior["samples"])["samples"], noisy, 50
     )
     assert interval_coverage(draws, clean) == pytest.approx(posterior["coverage_90"][0], abs=COVERAGE_TOLERANCE)
 

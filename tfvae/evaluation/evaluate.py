@@ -122,8 +122,8 @@ def evaluate(
             f"{out} already holds an evaluation; pass --force to overwrite it or choose another --out."
         )
     endpoints = load_endpoints(model_path)
-    # A SavedModel's Keras model is rebuilt from its variables: calibration sets its temperature.
-    keras_model = load_trained_model(model_path) if calibrate else None
+    # A SavedModel has no Keras model in its endpoints: rebuilt from its variables, calibration sets its temperature.
+    keras_model = (endpoints.model or load_trained_model(model_path)) if calibrate else None
     if calibrate and (posterior_samples < 2 or not hasattr(keras_model, "posterior_samples")):
         raise ValueError(
             "Expected a VAE (a run folder, .keras file or tfvae SavedModel) and posterior_samples > 1 to calibrate. "
