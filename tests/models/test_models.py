@@ -397,3 +397,24 @@ def test_every_layer_computes_in_the_network_dtype_and_the_global_policy_stays(n
     networks = [layer for layer in model.layers if isinstance(layer, keras.Model)] or [model]
     policies = {sub.dtype_policy.name for net in networks for sub in net.layers if sub.weights}
     assert (policies, keras.config.dtype_policy().name) == ({"mixed_bfloat16"}, "float32")
+
+
+def receptive_radius(vae, size):
+    """The farthest (Chebyshev) distance from the centre of an input pixel that moves the centre of the
+    decoder's output (through the posterior mean)."""
+    images = tf.Variable(batch((1, size, size, 1)))
+    with tf.GradientTape() as tape:
+        centre = vae.decoder(vae.encoder(images)["z_mean"])[0, size // 2, size // 2, 0]
+    rows, columns = np.nonzero(tape.gradient(centre, images).numpy()[0, ..., 0])
+    return int(max(np.abs(rows - size // 2).max(), np.abs(columns - size // 2).max()))
+
+
+def test_dilated_residual_blocks_see_farther_with_the_same_weights():
+    plain = VAE((160, 160, 1), arch="conv-spatial", residual_blocks=3, seed=0, **SMALL["conv-spatial"])
+    dilated = VAE((160, 160, 1), arch="conv-spatial", residual_blocks=3, dilation_growth=2, **SMALL["conv-spatial"])
+    rng = np.random.default_rng(0)
+    plain.set_weights([w + rng.normal(0, 0.1, w.shape) for w in plain.get_weights()])  # blocks not the identity
+    dilated.set_weights(plain.get_weights())
+    # Each side's 3 blocks of two 3x3 convolutions at stride 2 reach 2 * 2 * 3 = 12 pixels; dilated
+    # by 1, 2, 4: 2 * 2 * (1 + 2 + 4) = 28.
+    assert receptive_radius(dilated, 160) - receptive_radius(plain, 160) == 2 * (28 - 12)

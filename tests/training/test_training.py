@@ -489,3 +489,43 @@ def test_a_tf_function_call_never_runs_past_the_end_of_an_epoch():
     from tfvae.training.fitting import steps_per_execution
 
     assert steps_per_execution(TrainConfig(steps_per_execution=8), 500) == 4  # 125 calls, not 63 (504 steps)
+
+
+def saved_conv_spatial_vae(path, **hyperparameters):
+    """A conv-spatial VAE with random (non-identity) weights saved at `path`; the model."""
+    from tfvae.models import VAE
+
+    vae = VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, seed=0, **hyperparameters)
+    rng = np.random.default_rng(0)
+    vae.set_weights([w + rng.normal(0, 0.05, w.shape) for w in vae.get_weights()])
+    vae.save(path)
+    return vae
+
+
+def test_init_from_fine_tunes_residual_blocks_into_dilated_ones_with_the_same_weights(tmp_path):
+    from tfvae.models import VAE
+
+    source = saved_conv_spatial_vae(tmp_path / "plain.keras", residual_blocks=2)
+    dilated = VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, residual_blocks=2, dilation_growth=2)
+    fitting.copy_weights(tmp_path / "plain.keras", dilated)
+    for copied, trained in zip(dilated.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(copied, trained)
+
+
+def test_init_from_adds_a_noise_level_input_that_starts_ignored(tmp_path):
+    from tfvae.models import VAE
+
+    source = saved_conv_spatial_vae(tmp_path / "blind.keras", residual_blocks=1)
+    informed = VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2, residual_blocks=1, noise_level_input=True)
+    fitting.copy_weights(tmp_path / "blind.keras", informed)
+    images = np.random.default_rng(1).uniform(size=(4, 16, 16, 1)).astype("float32")
+    np.testing.assert_allclose(informed.predict_on_batch(images), source.predict_on_batch(images), atol=1e-6)
+
+
+def test_init_from_refuses_to_drop_the_noise_level_input(tmp_path):
+    from tfvae.models import VAE
+
+    saved_conv_spatial_vae(tmp_path / "informed.keras", noise_level_input=True)
+    blind = VAE((16, 16, 1), arch="conv-spatial", width=8, latent_dim=2)
+    with pytest.raises(ValueError, match="lack the noise-level input.*'noise_level_input': True"):
+        fitting.copy_weights(tmp_path / "informed.keras", blind)

@@ -31,6 +31,8 @@ class Autoencoder(EncoderDecoder):
             2, 4 or 8. Defaults to 2.
         residual_blocks (int | None): `conv-spatial` only: residual blocks at the latent
             resolution in each of encoder and decoder. Defaults to 0.
+        dilation_growth (int | None): `conv-spatial` only: residual block b dilates its
+            convolutions by dilation_growth**b. Defaults to 1 (no dilation).
         conv_layers (int | None): `conv-fullres` only: 3x3 convolutions in each of encoder and
             decoder. Defaults to 4.
         network_dtype (str): the Keras dtype policy the encoder and decoder compute in,

@@ -28,6 +28,7 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         latent_dim: int or None, the architecture's latent size. Defaults to `None`.
         latent_stride: int or None, conv-spatial's latent stride. Defaults to `None`.
         residual_blocks: int or None, conv-spatial's residual blocks. Defaults to `None`.
+        dilation_growth: int or None, conv-spatial's growth of the blocks' dilation. Defaults to `None`.
         conv_layers: int or None, conv-fullres's convolutions. Defaults to `None`.
         network_dtype: str, the Keras dtype policy the encoder and decoder compute in,
             `"float32"` or `"mixed_bfloat16"`. Defaults to `"float32"`.
@@ -55,6 +56,7 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
         latent_dim=None,
         latent_stride=None,
         residual_blocks=None,
+        dilation_growth=None,
         conv_layers=None,
         network_dtype="float32",
         decoder_outputs=1,
@@ -69,6 +71,7 @@ class EncoderDecoder(TrainingDefaults, keras.Model):
             latent_dim=latent_dim,
             latent_stride=latent_stride,
             residual_blocks=residual_blocks,
+            dilation_growth=dilation_growth,
             conv_layers=conv_layers,
         )
         if not isinstance(noise_level_input, bool):

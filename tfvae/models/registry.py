@@ -37,6 +37,7 @@ HYPERPARAMETER_HELP = {
     "latent_dim": "the latent size, or the channels of a latent map (hvae: per level; pca: the components)",
     "latent_stride": "the downsampling of the latent map: 1 | 2 | 4 | 8",
     "residual_blocks": "residual blocks at the latent resolution per side (hvae: per level and path)",
+    "dilation_growth": "residual block b dilates its convolutions by dilation_growth**b: a wider view (1: none)",
     "levels": "stochastic levels, each at half the resolution of the one below",
     "conv_layers": "3x3 convolutions (conv-fullres: per side)",
     "gated": "each residual cell's output passes through a sigmoid gate (HDN's gated blocks)",

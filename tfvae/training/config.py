@@ -64,6 +64,7 @@ class TrainConfig:
         latent_dim: int or None, a model hyperparameter. Defaults to `None`.
         latent_stride: int or None, a model hyperparameter. Defaults to `None`.
         residual_blocks: int or None, a model hyperparameter. Defaults to `None`.
+        dilation_growth: int or None, a model hyperparameter. Defaults to `None`.
         levels: int or None, a model hyperparameter. Defaults to `None`.
         conv_layers: int or None, a model hyperparameter. Defaults to `None`.
         gated: bool or None, a model hyperparameter. Defaults to `None`.
@@ -130,7 +131,8 @@ class TrainConfig:
             runs are already). Defaults to `False`.
         init_from: str or None, start from the weights of this finished run or `.keras` file
             (the same architecture; loss settings may differ; conv-spatial may add residual
-            blocks, which start as the identity; a fresh optimizer). Defaults to `None`.
+            blocks, which start as the identity, or change their dilation; the noise-level input
+            may be added, its channel starting at zero; a fresh optimizer). Defaults to `None`.
         out: str, the run folder. Defaults to `"runs/default"`.
 
     Raises:
@@ -158,6 +160,7 @@ class TrainConfig:
     latent_dim: int | None = _hyperparameter("latent_dim")
     latent_stride: int | None = _hyperparameter("latent_stride")
     residual_blocks: int | None = _hyperparameter("residual_blocks")
+    dilation_growth: int | None = _hyperparameter("dilation_growth")
     levels: int | None = _hyperparameter("levels")
     conv_layers: int | None = _hyperparameter("conv_layers")
     gated: bool | None = _hyperparameter("gated")
@@ -242,7 +245,8 @@ class TrainConfig:
         "run",
         None,
         "start from the weights of this finished run or .keras file (same architecture; loss settings may differ; "
-        "conv-spatial may add --residual-blocks, which start as the identity; fresh optimizer)",
+        "conv-spatial may add --residual-blocks, which start as the identity, or change --dilation-growth; "
+        "--noise-level-input may be added, its channel starting at zero; fresh optimizer)",
     )
     out: str = _field("run", "runs/default", "run folder")
 

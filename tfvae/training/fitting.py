@@ -13,6 +13,7 @@ import os
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfvae.data.pipeline import make_dataset
@@ -154,24 +155,52 @@ def _architecture(model):
     return {k: v for k, v in model.get_config().items() if k not in FINE_TUNABLE}
 
 
+# Architecture settings an --init-from source may differ in, when (given both configs), and how its
+# weights carry over: the fine-tuned network starts computing what the source did.
+GROWABLE = {
+    # new blocks start as the identity (`architectures.grown_weights`)
+    "residual_blocks": lambda received, expected: (
+        expected.get("arch") == architectures.ConvSpatial.name
+        and received["residual_blocks"] < expected["residual_blocks"]
+    ),
+    # the same weights, seen wider
+    "dilation_growth": lambda received, expected: True,
+    # the map's input channel starts with zero weights
+    "noise_level_input": lambda received, expected: expected["noise_level_input"],
+}
+
+
+def _noise_level_channel_added(trained, weights):
+    """`weights` (`trained`'s) with a zero input channel on the encoder's first kernel for the noise-level map."""
+    kernel = trained.encoder.weights[0]
+    if len(kernel.shape) != 4:
+        raise ValueError(
+            "Expected --init-from to hold a model whose encoder starts with a convolution, to add the noise-level "
+            f"map as an input channel. Received: arch={trained.architecture.name!r}."
+        )
+    index = [variable.path for variable in trained.weights].index(kernel.path)
+    weights[index] = np.pad(weights[index], [(0, 0), (0, 0), (0, 1), (0, 0)])
+    return weights
+
+
 def copy_weights(source, model):
     """Set `model`'s weights to those of the finished run or .keras file `source`: the same
-    architecture; the settings in FINE_TUNABLE may differ, and a conv-spatial model may have more
-    residual blocks than `source`: it grows, its new blocks starting as the identity."""
+    architecture, except that the settings in FINE_TUNABLE may differ and those in GROWABLE may
+    grow (more residual blocks, another dilation growth, the noise-level input added)."""
     trained = load_model(source)
     received, expected = _architecture(trained), _architecture(model)
-    grows = (
-        expected.get("arch") == architectures.ConvSpatial.name
-        and {**received, "residual_blocks": expected["residual_blocks"]} == expected
-        and received["residual_blocks"] < expected["residual_blocks"]
-    )
-    if type(trained) is not type(model) or (received != expected and not grows):
+    changed = {key for key in received.keys() | expected.keys() if received.get(key) != expected.get(key)}
+    grows = changed <= GROWABLE.keys() and all(GROWABLE[key](received, expected) for key in changed)
+    if type(trained) is not type(model) or (changed and not grows):
         raise ValueError(
-            f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}; conv-spatial "
-            f"may have fewer residual blocks). Received: {source} holding {type(trained).__name__} {received}."
+            f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}); it may "
+            "have fewer residual blocks (conv-spatial), another dilation_growth, or lack the noise-level input. "
+            f"Received: {source} holding {type(trained).__name__} {received}."
         )
     weights = trained.get_weights()
-    if grows:
+    if "noise_level_input" in changed:
+        weights = _noise_level_channel_added(trained, weights)
+    if "residual_blocks" in changed:
         weights = architectures.grown_weights(
             weights, received["residual_blocks"], model.weights, expected["residual_blocks"]
         )

@@ -2,7 +2,7 @@
 
 - `mlp`: the original 784-400-20 MLP VAE's networks (a Bernoulli decoder by default).
 - `conv`: two stride-2 convolutions down to a global latent vector.
-- `conv-spatial`: a latent map H/stride x W/stride, optional residual blocks at that resolution.
+- `conv-spatial`: a latent map H/stride x W/stride, optional (dilated) residual blocks at that resolution.
 - `conv-fullres`: a full-resolution latent map, linear 1x1 plus 3x3 convolutions.
 
     architecture = create("conv-spatial", latent_dim=8)   # unset hyperparameters: the architecture's defaults
@@ -27,7 +27,7 @@ Examples:
     >>> sorted(ARCHITECTURES)
     ['conv', 'conv-fullres', 'conv-spatial', 'mlp']
     >>> ARCHITECTURES["conv-spatial"]()
-    ConvSpatial(width=32, latent_dim=4, latent_stride=2, residual_blocks=0)
+    ConvSpatial(width=32, latent_dim=4, latent_stride=2, residual_blocks=0, dilation_growth=1)
 """
 
 # Every hyperparameter some architecture has: the models' and TrainConfig's architecture arguments.

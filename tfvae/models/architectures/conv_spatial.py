@@ -3,10 +3,14 @@
 The latent keeps where things are, which carries CIFAR-10 detail. `residual_blocks` blocks
 (conv-ReLU-conv plus identity) at the latent resolution deepen encoder and decoder. A block's last
 convolution starts at zero, so a new block starts as the identity: a trained network grows deeper
-without changing what it computes (`grown_weights`). No skip connection crosses the latent.
+without changing what it computes (`grown_weights`). With `dilation_growth` g > 1, block b dilates
+its convolutions by g**b: the same weights see wider (flat regions larger than the receptive field
+of plain 3x3 convolutions), so a trained network can be fine-tuned into a dilated one. No skip
+connection crosses the latent.
 """
 
 import dataclasses
+import functools
 
 from tfvae.models.architectures.base import Architecture
 
@@ -14,14 +18,16 @@ LATENT_STRIDES = (1, 2, 4, 8)
 RESIDUAL_BLOCK = "residual_block"  # layer-name prefix; `grown_weights` finds new blocks by it
 
 
-def residual_blocks(hidden, count, layers):
-    """`count` blocks hidden + conv(ReLU(conv(hidden))) of `layers`, keeping the channel count; each
-    starts as the identity (its last convolution is zero) and its layers are named residual_block<i>_*."""
+def residual_blocks(hidden, count, layers, dilation_growth=1):
+    """`count` blocks hidden + conv(ReLU(conv(hidden))) of `layers`, keeping the channel count, block b's
+    convolutions dilated by dilation_growth**b; each starts as the identity (its last convolution is
+    zero) and its layers are named residual_block<i>_*."""
     channels = hidden.shape[-1]
     for block in range(count):
         name = f"{RESIDUAL_BLOCK}{block}_"
-        branch = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"{name}conv_a")(hidden)
-        branch = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name=f"{name}conv_b")(branch)
+        conv = functools.partial(layers.Conv2D, channels, 3, padding="same", dilation_rate=dilation_growth**block)
+        branch = conv(activation="relu", name=f"{name}conv_a")(hidden)
+        branch = conv(kernel_initializer="zeros", name=f"{name}conv_b")(branch)
         hidden = layers.Add(name=f"{name}add")([hidden, branch])
     return hidden
 
@@ -54,6 +60,8 @@ class ConvSpatial(Architecture):
         latent_stride: int, the downsampling of the latent map, one of 1, 2, 4, 8. Defaults to `2`.
         residual_blocks: int >= 0, residual blocks at the latent resolution in each of encoder and
             decoder. Defaults to `0`.
+        dilation_growth: int >= 1, residual block b dilates its convolutions by
+            dilation_growth**b (1: no dilation). Defaults to `1`.
     """
 
     name = "conv-spatial"
@@ -62,6 +70,7 @@ class ConvSpatial(Architecture):
     latent_dim: int = 4
     latent_stride: int = 2
     residual_blocks: int = dataclasses.field(default=0, metadata={"minimum": 0})
+    dilation_growth: int = 1
 
     def __post_init__(self):
         super().__post_init__()
@@ -86,7 +95,7 @@ class ConvSpatial(Architecture):
         for level in range(1, self.levels + 1):
             hidden = layers.Conv2D(self.width * 2**level, 3, strides=2, padding="same", activation="relu")(hidden)
             hidden = layers.Conv2D(self.width * 2**level, 3, padding="same", activation="relu")(hidden)
-        hidden = residual_blocks(hidden, self.residual_blocks, layers)
+        hidden = residual_blocks(hidden, self.residual_blocks, layers, self.dilation_growth)
 
         def head(units, name):
             return layers.Conv2D(units, 1, name=name)
@@ -95,7 +104,7 @@ class ConvSpatial(Architecture):
 
     def decoder_output(self, latent, image_shape, layers):
         hidden = layers.Conv2D(self.width * 2**self.levels, 3, padding="same", activation="relu")(latent)
-        hidden = residual_blocks(hidden, self.residual_blocks, layers)
+        hidden = residual_blocks(hidden, self.residual_blocks, layers, self.dilation_growth)
         for level in reversed(range(self.levels)):
             hidden = layers.Conv2DTranspose(self.width * 2**level, 3, strides=2, padding="same", activation="relu")(
                 hidden
