@@ -155,22 +155,7 @@ def _architecture(model):
     return {k: v for k, v in model.get_config().items() if k not in FINE_TUNABLE}
 
 
-# Architecture settings an --init-from source may differ in, when (given both configs), and how its
-# weights carry over: the fine-tuned network starts computing what the source did.
-GROWABLE = {
-    # new blocks start as the identity (`architectures.grown_weights`)
-    "residual_blocks": lambda received, expected: (
-        expected.get("arch") == architectures.ConvSpatial.name
-        and received["residual_blocks"] < expected["residual_blocks"]
-    ),
-    # the same weights, seen wider
-    "dilation_growth": lambda received, expected: True,
-    # the map's input channel starts with zero weights
-    "noise_level_input": lambda received, expected: expected["noise_level_input"],
-}
-
-
-def _noise_level_channel_added(trained, weights):
+def _noise_level_channel_added(trained, weights, model):
     """`weights` (`trained`'s) with a zero input channel on the encoder's first kernel for the noise-level map."""
     kernel = trained.encoder.weights[0]
     if len(kernel.shape) != 4:
@@ -183,6 +168,29 @@ def _noise_level_channel_added(trained, weights):
     return weights
 
 
+def _residual_blocks_added(trained, weights, model):
+    """`weights` (`trained`'s) with `model`'s extra residual blocks, each starting as the identity."""
+    return architectures.grown_weights(
+        weights, trained.architecture.residual_blocks, model.weights, model.architecture.residual_blocks
+    )
+
+
+# Architecture settings an --init-from source may differ in: when (given both configs), and how its
+# weights (trained, weights, model) -> weights carry over, applied in this order. The fine-tuned
+# network starts computing what the source did (or, dilated, the same weights seeing wider).
+GROWABLE = {
+    "noise_level_input": (lambda received, expected: expected["noise_level_input"], _noise_level_channel_added),
+    "dilation_growth": (lambda received, expected: True, lambda trained, weights, model: weights),
+    "residual_blocks": (
+        lambda received, expected: (
+            expected.get("arch") == architectures.ConvSpatial.name
+            and received["residual_blocks"] < expected["residual_blocks"]
+        ),
+        _residual_blocks_added,
+    ),
+}
+
+
 def copy_weights(source, model):
     """Set `model`'s weights to those of the finished run or .keras file `source`: the same
     architecture, except that the settings in FINE_TUNABLE may differ and those in GROWABLE may
@@ -190,7 +198,7 @@ def copy_weights(source, model):
     trained = load_model(source)
     received, expected = _architecture(trained), _architecture(model)
     changed = {key for key in received.keys() | expected.keys() if received.get(key) != expected.get(key)}
-    grows = changed <= GROWABLE.keys() and all(GROWABLE[key](received, expected) for key in changed)
+    grows = changed <= GROWABLE.keys() and all(GROWABLE[key][0](received, expected) for key in changed)
     if type(trained) is not type(model) or (changed and not grows):
         raise ValueError(
             f"Expected --init-from to hold the same model as this run ({type(model).__name__} {expected}); it may "
@@ -198,12 +206,9 @@ def copy_weights(source, model):
             f"Received: {source} holding {type(trained).__name__} {received}."
         )
     weights = trained.get_weights()
-    if "noise_level_input" in changed:
-        weights = _noise_level_channel_added(trained, weights)
-    if "residual_blocks" in changed:
-        weights = architectures.grown_weights(
-            weights, received["residual_blocks"], model.weights, expected["residual_blocks"]
-        )
+    for key, (_, carry_over) in GROWABLE.items():
+        if key in changed:
+            weights = carry_over(trained, weights, model)
     model.set_weights(weights)
 
 
