@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 
 import bench
-import numpy as np
 
 from tfvae.data import sources
 from tfvae.evaluation import density
@@ -26,8 +25,7 @@ from tfvae.models.saving import load_model
 
 def binarized_validation(count, seed=0):
     """`count` validation images of MNIST, each replaced by one seeded Bernoulli sample of its pixels."""
-    clean = sources.load("mnist", "validation", seed=seed).images[:count]
-    return (np.random.default_rng(seed).uniform(size=clean.shape) < clean).astype(np.float32)
+    return density.binarized(sources.load("mnist", "validation", seed=seed).images[:count], seed)
 
 
 def score(run_dir, images, samples):

@@ -54,11 +54,6 @@ def denoiser_slice(clean, seed=0):
     return clean[np.random.default_rng(seed).choice(len(clean), SLICE_IMAGES, replace=False)]
 
 
-def binarized(digits, seed=0):
-    """One seeded Bernoulli sample of each pixel, as `tfvae evaluate --binarize` draws it."""
-    return (np.random.default_rng(seed).uniform(size=digits.shape) < digits).astype(np.float32)
-
-
 def score_rows(methods, clean, seed):
     """{method: {"psnr": [per sigma], "psnr_se": [...], "ssim": [...]}} on one seeded noisy copy per sigma."""
     rows = {name: {"psnr": [], "psnr_se": [], "ssim": []} for name in methods}
@@ -120,7 +115,7 @@ def score_denoiser(card, images, seed=0):
 def score_density(card, samples=DENSITY_SAMPLES, seed=0):
     """ELBO, importance-weighted NLL and latent usage of the density model, and its slice's NLL."""
     model = load_model(Path(__file__).resolve().parents[1] / card["artifact"])
-    digits = binarized(sources.load(card["dataset"], "validation", seed=seed).images, seed)
+    digits = density.binarized(sources.load(card["dataset"], "validation", seed=seed).images, seed)
     scores = density.density_scores(model, digits[:DENSITY_IMAGES], samples=samples, seed=seed)
     usage = density.latent_usage(model, digits[:DENSITY_IMAGES])
     usage.pop("kl_per_dimension")  # thousands of numbers: the card keeps the totals per level

@@ -132,3 +132,10 @@ def test_ladder_levers_benchmark_fast_mode_runs_end_to_end(fake_data, tmp_path, 
     table = (tmp_path / "ladder.md").read_text()
     for row in ("ladder, 3 levels", "+ skip connections", "+ gated cells", "+ Adamax", "all of them"):
         assert row in table
+
+
+def test_density_benchmark_scores_each_model_in_nats_and_bits(tiny_vae_run, fake_data, tmp_path, spawn):
+    args = ["benchmarks/density.py", str(tiny_vae_run), str(tiny_vae_run), "--images", "8", "--samples", "2"]
+    assert run_script(spawn, "density", *args, "--page", str(tmp_path / "page.md")) == 0, spawn.log("density")
+    rows = [line for line in (tmp_path / "page.md").read_text().splitlines() if line.startswith(f"| `{tiny_vae_run}`")]
+    assert len(rows) == 2 and all(float(row.split("|")[4]) > 0 for row in rows)  # bits/dim of each model

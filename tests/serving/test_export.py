@@ -352,7 +352,7 @@ def test_the_shipped_density_model_scores_its_nll_on_a_slice(real_data_root):
     card_slice = DENSITY_CARD["scores"]["slice"]
     digits = data.load("mnist", "validation", data_dir=str(real_data_root)).images
     # binarized as benchmarks/model_cards.py does: one seeded draw over the whole slice, then the first images
-    binarized = (np.random.default_rng(0).uniform(size=digits.shape) < digits).astype(np.float32)
+    binarized = density.binarized(digits, seed=0)
     scores = density.density_scores(
         load_model(DENSITY_MODEL), binarized[: card_slice["images"]], samples=card_slice["samples"]
     )

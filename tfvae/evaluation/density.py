@@ -18,6 +18,25 @@ from tfvae.models.saving import with_network_dtype
 from tfvae.models.variational import VariationalModel, gaussian_kl, importance_weighted_bound, per_image
 
 
+def binarized(images: np.ndarray, seed: int = 0) -> np.ndarray:
+    """One seeded Bernoulli sample of each pixel: the fixed binarization density scores are computed on.
+
+    Args:
+        images: float array `(N, H, W, C)`, values in [0, 1].
+        seed: int, fixes the draw. Defaults to `0`.
+
+    Returns:
+        float32 array of `images`' shape, 1 where a uniform draw fell below the pixel, else 0.
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.evaluation.density import binarized
+        >>> binarized(np.array([[[[0.0], [1.0]]]]))[..., 0].tolist()
+        [[[0.0, 1.0]]]
+    """
+    return (np.random.default_rng(seed).uniform(size=images.shape) < images).astype(np.float32)
+
+
 def stateless_eps(seed):
     """eps(shape) -> N(0, I) draws; call i is seeded by `seed` folded with i, except the first,
     seeded by `seed` itself (so a one-level VAE, which draws once per chunk, is seeded by `seed`)."""

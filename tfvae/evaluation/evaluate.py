@@ -135,7 +135,7 @@ def evaluate(
     evaluated = sources.load(dataset, split, data_dir=data_dir, seed=seed)
     clean, labels = evaluated.images[:limit], evaluated.labels[:limit]
     if binarize:
-        clean = (np.random.default_rng(seed).uniform(size=clean.shape) < clean).astype(np.float32)
+        clean = density.binarized(clean, seed)
     train_images = sources.load(dataset, "train", data_dir=data_dir, seed=seed).images
     validation_images = sources.load(dataset, "validation", data_dir=data_dir, seed=seed).images
     methods, settings = baseline_methods(train_images, validation_images, specs, seed)
