@@ -25,7 +25,7 @@ def scored_row(path, images, samples, seed):
     usage = density.latent_usage(model, images)
     levels = " / ".join(f"{level['kl_nats']:.1f}" for level in usage["levels"])
     nll = f"{scores['nll_nats']:.2f} +- {scores['nll_standard_error_nats']:.2f}"
-    share = usage["kl_total_nats"] / scores["nll_nats"]
+    share = density.latent_share(usage, scores)
     return (
         f"| `{path}` | {-scores['elbo_nats']:.2f} | {nll} | {scores['nll_bits_per_dim']:.4f} "
         f"| {usage['kl_total_nats']:.1f} ({levels}) | {share:.1%} |"

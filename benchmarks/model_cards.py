@@ -170,7 +170,7 @@ def density_table(scores):
         "| ELBO nats | NLL nats (+- standard error) | bits/dim | KL nats | share of the NLL in the latents |",
         "|---|---|---|---|---|",
         f"| {d['elbo_nats']:.2f} | {d['nll_nats']:.2f} +- {d['nll_standard_error_nats']:.2f} | "
-        f"{d['nll_bits_per_dim']:.4f} | {usage['kl_total_nats']:.2f} | {usage['kl_total_nats'] / d['nll_nats']:.1%} |",
+        f"{d['nll_bits_per_dim']:.4f} | {usage['kl_total_nats']:.2f} | {density.latent_share(usage, d):.1%} |",
     ]
     lines += ["", "| level (1 is the finest) | KL nats | active units |", "|---|---|---|"]
     lines += [
@@ -179,7 +179,10 @@ def density_table(scores):
     ]
     if "sampling" in scores:  # cards scored before it was measured lack it
         sampling = scores["sampling"]
-        lines += ["", f"`tfvae sample` draws {sampling['images']} images in {sampling['seconds']:.2f} s."]
+        lines += [
+            "",
+            f"Drawing {sampling['images']} images (`sample`, as `tfvae sample`) takes {sampling['seconds']:.2f} s.",
+        ]
     return "\n".join(lines)
 
 

@@ -37,6 +37,26 @@ def binarized(images: np.ndarray, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).uniform(size=images.shape) < images).astype(np.float32)
 
 
+def latent_share(usage: dict, scores: dict) -> float:
+    """The share of the NLL the latents carry: the KL (`latent_usage`) over the NLL (`density_scores`).
+
+    Near 0 the latent has collapsed and the decoder models the images alone.
+
+    Args:
+        usage: dict, `latent_usage`'s result.
+        scores: dict, `density_scores`' result.
+
+    Returns:
+        float, kl_total_nats / nll_nats.
+
+    Examples:
+        >>> from tfvae.evaluation.density import latent_share
+        >>> latent_share({"kl_total_nats": 20.0}, {"nll_nats": 80.0})
+        0.25
+    """
+    return usage["kl_total_nats"] / scores["nll_nats"]
+
+
 def stateless_eps(seed):
     """eps(shape) -> N(0, I) draws; call i is seeded by `seed` folded with i, except the first,
     seeded by `seed` itself (so a one-level VAE, which draws once per chunk, is seeded by `seed`)."""

@@ -154,10 +154,7 @@ def evaluate(
     if iw_samples and endpoints.is_density_model:
         results["density"] = density.density_scores(endpoints.model, clean, samples=iw_samples, seed=seed)
         results["latent_usage"] = density.latent_usage(endpoints.model, clean)
-        # The nats the latents carry about an image (the KL) out of all it takes: near 0, a collapsed latent.
-        results["latent_usage"]["share_of_nll"] = (
-            results["latent_usage"]["kl_total_nats"] / results["density"]["nll_nats"]
-        )
+        results["latent_usage"]["share_of_nll"] = density.latent_share(results["latent_usage"], results["density"])
     out.mkdir(parents=True, exist_ok=True)
     if endpoints.can_sample and posterior_samples > 1:
         results["uncertainty"] = uncertainty_report(endpoints, clean[:256], specs, seed, posterior_samples, out)
