@@ -6,8 +6,8 @@ and their share of the NLL (near 0: a collapsed latent, the decoder models every
     python benchmarks/density.py --dataset cifar10 runs/u29/cifar_pixelcnn --samples 100 \
         --page benchmarks/results/density_cifar10.md
 
-MNIST is scored dynamically binarized (one seeded draw over the slice, `density.binarized`), as
-the density literature does; CIFAR-10 as its 8-bit values.
+MNIST is scored dynamically binarized (one seeded draw over the slice), as the density literature
+does; CIFAR-10 as its 8-bit values (`density.protocol_images`).
 """
 
 import argparse
@@ -41,9 +41,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--page", help="the results page (default: benchmarks/results/density_<dataset>.md)")
     args = parser.parse_args()
-    images = sources.load(args.dataset, "validation", seed=args.seed).images
-    if args.dataset == "mnist":
-        images = density.binarized(images, args.seed)
+    images, kind = density.protocol_images(
+        sources.load(args.dataset, "validation", seed=args.seed).images, args.dataset, args.seed
+    )
     images = images[: args.images]
 
     lines = [
@@ -54,7 +54,6 @@ def main():
         lines.append(scored_row(path, images, args.samples, args.seed))
         print(lines[-1], flush=True)
     page = ResultsPage(args.page or f"benchmarks/results/density_{args.dataset}.md", f"Density: {args.dataset}")
-    kind = "dynamically binarized (one seeded draw)" if args.dataset == "mnist" else "8-bit values"
     page.add(
         f"The first {len(images):,} validation images of {args.dataset}, {kind}. NLL: the importance-weighted "
         f"bound with k = {args.samples:,} draws per image, +- its standard error over the images.\n"

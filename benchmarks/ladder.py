@@ -1,7 +1,7 @@
 """The ladder VAE's levers, one at a time: each added to the same three-level ladder, trained on
 one step budget on dynamically binarized MNIST, scored as a density model on the validation slice.
 
-    python benchmarks/ladder.py                               # 7 ladders of 6,000 steps (about 2 h on 2 cores)
+    python benchmarks/ladder.py                               # 7 ladders of 3,000 steps (about 2 h on one core)
     python benchmarks/ladder.py --fast --out /tmp/l --table /tmp/l/ladder.md   # seconds: proves the script works
 
 The levers (`bench.LADDER`, beside this script): skip connections from every level to the output,
@@ -24,8 +24,8 @@ from tfvae.models.saving import load_model
 
 
 def binarized_validation(count, seed=0):
-    """`count` validation images of MNIST, each replaced by one seeded Bernoulli sample of its pixels."""
-    return density.binarized(sources.load("mnist", "validation", seed=seed).images[:count], seed)
+    """The first `count` validation images of MNIST as density models are scored on them (binarized)."""
+    return density.protocol_images(sources.load("mnist", "validation", seed=seed).images, "mnist", seed)[0][:count]
 
 
 def score(run_dir, images, samples):

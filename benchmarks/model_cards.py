@@ -8,13 +8,13 @@ A denoiser is scored through its SavedModel signatures (`serving_default`, `deno
 first `--images` images of its dataset's validation slice, with seeded Gaussian noise at sigma 0.1 /
 0.2 / 0.3 / 0.5, next to the noisy input, Gaussian blur and PCA (their settings tuned per sigma on
 validation images noised with another seed); PSNR dB / SSIM of clip(output, 0, 1) per image,
-averaged, with the standard error of the mean PSNR. The density model is scored by its ELBO and
-importance-weighted NLL on the first 1,000 binarized validation digits. A denoiser that samples its
-posterior (`sample_posterior`) also gets the calibration of its draws on the first 200 images: the
-coverage of their central 90 % interval and the correlation of their std with the error. Each card also gets the
-scores of a small seeded slice, which `tests/serving/test_export.py` recomputes. card.json holds every
-number; the block between the markers in its README.md, and the project README's table of
-models, are rendered from the cards.
+averaged, with the standard error of the mean PSNR. A density model is scored by its ELBO and
+importance-weighted NLL on the first 1,000 validation images (MNIST binarized, CIFAR-10 as 8-bit
+values). A denoiser that samples its posterior (`sample_posterior`) also gets the calibration of its
+draws on the first 200 images: the coverage of their central 90 % interval and the correlation of
+their std with the error. Each card also gets the scores of a small seeded slice, which
+`tests/serving/test_export.py` recomputes. card.json holds every number; the block between the
+markers in its README.md, and the project README's table of models, are rendered from the cards.
 """
 
 import argparse
@@ -115,17 +115,20 @@ def score_denoiser(card, images, seed=0):
 def score_density(card, samples=DENSITY_SAMPLES, seed=0):
     """ELBO, importance-weighted NLL and latent usage of the density model, and its slice's NLL."""
     model = load_model(Path(__file__).resolve().parents[1] / card["artifact"])
-    digits = density.binarized(sources.load(card["dataset"], "validation", seed=seed).images, seed)
-    scores = density.density_scores(model, digits[:DENSITY_IMAGES], samples=samples, seed=seed)
-    usage = density.latent_usage(model, digits[:DENSITY_IMAGES])
+    images, protocol = density.protocol_images(
+        sources.load(card["dataset"], "validation", seed=seed).images, card["dataset"], seed
+    )
+    scores = density.density_scores(model, images[:DENSITY_IMAGES], samples=samples, seed=seed)
+    usage = density.latent_usage(model, images[:DENSITY_IMAGES])
     usage.pop("kl_per_dimension")  # thousands of numbers: the card keeps the totals per level
-    small = density.density_scores(model, digits[:DENSITY_SLICE_IMAGES], samples=DENSITY_SLICE_SAMPLES, seed=seed)
+    small = density.density_scores(model, images[:DENSITY_SLICE_IMAGES], samples=DENSITY_SLICE_SAMPLES, seed=seed)
     model.sample(SAMPLING_COUNT, seed=seed)  # traced once: the timing is of drawing, not of building the graph
     start = time.perf_counter()
     model.sample(SAMPLING_COUNT, seed=seed + 1)
     return {
         "split": "validation",
         "images": DENSITY_IMAGES,
+        "protocol": protocol,
         "samples": samples,
         "density": scores,
         "latent_usage": usage,
@@ -165,7 +168,8 @@ def posterior_table(posterior, sigmas):
 def density_table(scores):
     d, usage = scores["density"], scores["latent_usage"]
     lines = [
-        f"First {scores['images']:,} validation digits, binarized with seed 0, k = {scores['samples']:,} draws:",
+        f"First {scores['images']:,} validation images, {scores.get('protocol', 'binarized with seed 0')}, "
+        f"k = {scores['samples']:,} draws:",
         "",
         "| ELBO nats | NLL nats (+- standard error) | bits/dim | KL nats | share of the NLL in the latents |",
         "|---|---|---|---|---|",
@@ -227,7 +231,8 @@ def headline(card):
     if scores is None:
         return "not scored yet"
     if card["task"] == "density":
-        return f"NLL {scores['density']['nll_nats']:.2f} nats (k = {scores['samples']:,})"
+        d = scores["density"]
+        return f"NLL {d['nll_nats']:.2f} nats, {d['nll_bits_per_dim']:.3f} bits/dim (k = {scores['samples']:,})"
     return " / ".join(f"{p:.2f}" for p in scores["methods"]["serving_default"]["psnr"]) + " dB"
 
 

@@ -37,6 +37,34 @@ def binarized(images: np.ndarray, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).uniform(size=images.shape) < images).astype(np.float32)
 
 
+BINARIZED_DATASETS = ("mnist", "fashion_mnist")  # scored binarized, as the density literature does
+
+
+def protocol_images(images: np.ndarray, dataset: str, seed: int = 0) -> tuple:
+    """The images a density model of `dataset` is scored on, and how they were made.
+
+    Binary datasets of the density literature (`BINARIZED_DATASETS`) are dynamically binarized
+    with one seeded draw (`binarized`); any other dataset is scored on its 8-bit values as given.
+
+    Args:
+        images: float array `(N, H, W, C)`, values in [0, 1].
+        dataset: str, the dataset's name, e.g. `"mnist"` or `"cifar10"`.
+        seed: int, fixes the binarization. Defaults to `0`.
+
+    Returns:
+        (images scored, a phrase describing them for a results table).
+
+    Examples:
+        >>> import numpy as np
+        >>> from tfvae.evaluation.density import protocol_images
+        >>> protocol_images(np.full((1, 2, 2, 3), 0.5), "cifar10")[1]
+        '8-bit values'
+    """
+    if dataset in BINARIZED_DATASETS:
+        return binarized(images, seed), f"dynamically binarized (one draw with seed {seed})"
+    return images, "8-bit values"
+
+
 def latent_share(usage: dict, scores: dict) -> float:
     """The share of the NLL the latents carry: the KL (`latent_usage`) over the NLL (`density_scores`).
 
