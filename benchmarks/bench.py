@@ -96,7 +96,7 @@ LADDER_BASE = TrainConfig(
     lr_schedule="cosine",
     dtype_policy="float32",
 )
-LADDER_STEPS = 3000
+LADDER_STEPS = 2000
 LADDER_LEVERS = {  # name: the fields that change, one lever at a time, then all of them
     "+ skip connections": {"skip_connections": True},
     "+ gated cells": {"gated": True},

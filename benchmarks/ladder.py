@@ -1,7 +1,7 @@
 """The ladder VAE's levers, one at a time: each added to the same three-level ladder, trained on
 one step budget on dynamically binarized MNIST, scored as a density model on the validation slice.
 
-    python benchmarks/ladder.py                               # 7 ladders of 3,000 steps (about 2 h on one core)
+    python benchmarks/ladder.py                               # 7 ladders of 2,000 steps (about 2 h on one core)
     python benchmarks/ladder.py --fast --out /tmp/l --table /tmp/l/ladder.md   # seconds: proves the script works
 
 The levers (`bench.LADDER`, beside this script): skip connections from every level to the output,
