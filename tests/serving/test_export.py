@@ -230,11 +230,8 @@ def test_export_sets_the_posterior_temperature_the_served_draws_use(tmp_path):
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (REPO / "saved_models").glob("*/*/saved_model.pb"))
-CARDS = {
-    f"{card['name']}/{card['version']}": card
-    for card in (json.loads(path.read_text()) for path in sorted((REPO / "saved_models").glob("*/card.json")))
-    if card["format"] == "saved_model"
-}
+ALL_CARDS = [json.loads(path.read_text()) for path in sorted((REPO / "saved_models").glob("*/card.json"))]
+CARDS = {f"{card['name']}/{card['version']}": card for card in ALL_CARDS if card["format"] == "saved_model"}
 CARD_SLICE_TOLERANCE_DB = 0.02  # the same images and noise as the card's slice: only float rounding differs
 
 
@@ -334,11 +331,7 @@ def test_an_earlier_export_can_be_exported_again(earlier_export, tmp_path):
     assert load_endpoints(again).size_multiple == 2
 
 
-DENSITY_CARDS = {
-    card["name"]: card
-    for card in (json.loads(path.read_text()) for path in sorted((REPO / "saved_models").glob("*/card.json")))
-    if card["task"] == "density"
-}
+DENSITY_CARDS = {card["name"]: card for card in ALL_CARDS if card["task"] == "density"}
 
 
 @pytest.mark.parametrize("name", sorted(DENSITY_CARDS))
