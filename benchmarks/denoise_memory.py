@@ -1,6 +1,6 @@
 """Large photos through `tfvae denoise`: seconds per megapixel and peak memory, by photo size.
 
-    python benchmarks/denoise_memory.py saved_models/photos_vae/2            # 1, 12 and 24 megapixels
+    python benchmarks/denoise_memory.py saved_models/photos_vae/3            # 1, 12 and 24 megapixels
     python benchmarks/denoise_memory.py MODEL --megapixels 0.05 0.2 --page /tmp/memory.md   # seconds (CI)
 
 Each size is a generated 8-bit RGB JPEG (4:3; smooth shapes plus grain, seeded) that `tfvae denoise`

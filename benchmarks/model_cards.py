@@ -168,7 +168,7 @@ def posterior_table(posterior, sigmas):
 def density_table(scores):
     d, usage = scores["density"], scores["latent_usage"]
     lines = [
-        f"First {scores['images']:,} validation images, {scores.get('protocol', 'binarized with seed 0')}, "
+        f"First {scores['images']:,} validation images, {scores['protocol']}, "
         f"k = {scores['samples']:,} draws:",
         "",
         "| ELBO nats | NLL nats (+- standard error) | bits/dim | KL nats | share of the NLL in the latents |",
@@ -211,18 +211,21 @@ def render(card):
         f"- Retrain: `{training['retrain']}`",
     ]
     if card["history"]:
-        parts += [
-            "",
-            "### Earlier versions",
-            "",
-            "Validation PSNR dB at sigma 0.1 / 0.2 / 0.3 / 0.5, from their cards.",
-            "",
-        ]
-        parts += ["| version | what changed | PSNR dB |", "|---|---|---|"]
-        parts += [
-            f"| `{h['model']}` | {h['change']} | {' / '.join(f'{p:.2f}' for p in h['psnr'])} |" for h in card["history"]
-        ]
+        parts += ["", "### Earlier versions", ""] + history_table(card)
     return "\n".join([*parts, "", END])
+
+
+def history_table(card):
+    """The earlier versions' headline scores, from their cards: validation PSNR per sigma, or NLL."""
+    if card["task"] == "density":
+        lines = ["Validation NLL in nats (k as their cards state), from their cards.", ""]
+        lines += ["| version | what changed | NLL nats |", "|---|---|---|"]
+        return lines + [f"| `{h['model']}` | {h['change']} | {h['nll_nats']:.2f} |" for h in card["history"]]
+    lines = ["Validation PSNR dB at sigma 0.1 / 0.2 / 0.3 / 0.5, from their cards.", ""]
+    lines += ["| version | what changed | PSNR dB |", "|---|---|---|"]
+    return lines + [
+        f"| `{h['model']}` | {h['change']} | {' / '.join(f'{p:.2f}' for p in h['psnr'])} |" for h in card["history"]
+    ]
 
 
 def headline(card):
