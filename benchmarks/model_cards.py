@@ -168,8 +168,7 @@ def posterior_table(posterior, sigmas):
 def density_table(scores):
     d, usage = scores["density"], scores["latent_usage"]
     lines = [
-        f"First {scores['images']:,} validation images, {scores['protocol']}, "
-        f"k = {scores['samples']:,} draws:",
+        f"First {scores['images']:,} validation images, {scores['protocol']}, k = {scores['samples']:,} draws:",
         "",
         "| ELBO nats | NLL nats (+- standard error) | bits/dim | KL nats | share of the NLL in the latents |",
         "|---|---|---|---|---|",
