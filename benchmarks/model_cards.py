@@ -214,17 +214,25 @@ def render(card):
     return "\n".join([*parts, "", END])
 
 
+HISTORY_COLUMNS = {  # task: (caption, score column, a history entry's score cell)
+    "density": (
+        "Validation NLL in nats (k as their cards state), from their cards.",
+        "NLL nats",
+        lambda entry: f"{entry['nll_nats']:.2f}",
+    ),
+    "denoising": (
+        "Validation PSNR dB at sigma 0.1 / 0.2 / 0.3 / 0.5, from their cards.",
+        "PSNR dB",
+        lambda entry: " / ".join(f"{p:.2f}" for p in entry["psnr"]),
+    ),
+}
+
+
 def history_table(card):
     """The earlier versions' headline scores, from their cards: validation PSNR per sigma, or NLL."""
-    if card["task"] == "density":
-        lines = ["Validation NLL in nats (k as their cards state), from their cards.", ""]
-        lines += ["| version | what changed | NLL nats |", "|---|---|---|"]
-        return lines + [f"| `{h['model']}` | {h['change']} | {h['nll_nats']:.2f} |" for h in card["history"]]
-    lines = ["Validation PSNR dB at sigma 0.1 / 0.2 / 0.3 / 0.5, from their cards.", ""]
-    lines += ["| version | what changed | PSNR dB |", "|---|---|---|"]
-    return lines + [
-        f"| `{h['model']}` | {h['change']} | {' / '.join(f'{p:.2f}' for p in h['psnr'])} |" for h in card["history"]
-    ]
+    caption, column, cell = HISTORY_COLUMNS[card["task"]]
+    lines = [caption, "", f"| version | what changed | {column} |", "|---|---|---|"]
+    return lines + [f"| `{h['model']}` | {h['change']} | {cell(h)} |" for h in card["history"]]
 
 
 def headline(card):

@@ -115,24 +115,20 @@ def test_a_command_named_in_the_text_is_a_tfvae_command(page, span):
 
 MODEL_PATH = re.compile(r"saved_models/([a-z0-9_]+)(?:/(\d+))?")
 MODEL_VERSION = re.compile(r"\b(" + "|".join(SHIPPED_NAMES) + r")/(\d+)\b")
-RESTORED = re.compile(
-    r"git checkout [0-9a-f]+ -- saved_models/([a-z0-9_]+)/(\d+)"
-)  # an earlier version, with its source
+# an earlier version named together with where to get it
+RESTORED = re.compile(r"git checkout [0-9a-f]+ -- saved_models/([a-z0-9_]+)/(\d+)")
 
 
 def named_models():
     """(page, name, version or None) of every shipped model a page names, except earlier versions
     the page says how to restore from git."""
-    named = []
+    named = set()
     for page in PAGES:
         text = page_text(page)
-        for name, version in MODEL_PATH.findall(text):
-            if name != "README":
-                named.append((page.relative_to(REPO), name, version or None))
-        named += [(page.relative_to(REPO), name, version) for name, version in MODEL_VERSION.findall(text)]
-        restored = {(page.relative_to(REPO), name, version) for name, version in RESTORED.findall(text)}
-        named = [entry for entry in named if entry not in restored]
-    return sorted(set(named), key=str)
+        found = {(name, version or None) for name, version in MODEL_PATH.findall(text) if name != "README"}
+        found |= set(MODEL_VERSION.findall(text))
+        named |= {(page.relative_to(REPO), *entry) for entry in found - set(RESTORED.findall(text))}
+    return sorted(named, key=str)
 
 
 NAMED = named_models()
